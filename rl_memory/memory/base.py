@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -54,6 +54,9 @@ class MemoryConfig:
     """K: frames attended by the Transformer-XL window baseline."""
     max_relative_position: int = 1024
     """Ages beyond this share the last bucket of the age encoding, so any age is valid."""
+    age_buckets: int = 32
+    """Buckets of the learned age bias: half exact ages, half log-spaced up to
+    max_relative_position."""
 
 
 @dataclass
@@ -62,14 +65,21 @@ class MemoryState:
 
     For each layer l, ``hidden[l]`` holds the layer's input hidden state of every frame kept
     in memory, padded across envs; ``step[l]`` holds each frame's episode step and ``valid[l]``
-    marks real entries. ``episode_step`` is the step that the next frame of each env gets.
-    All tensors are detached.
+    marks real entries; entries where ``valid`` is False hold undefined values.
+    ``episode_step`` is the step that the next frame of each env gets. All tensors are
+    detached and must be treated as read-only, because states returned by consecutive
+    ``step`` calls share storage.
+
+    ``cache`` is private to the memory module that produced the state (keys, values and
+    spans over preallocated buffers). It is optional: a state without it, or one whose cache
+    was computed with other parameter values, is rebuilt from ``hidden`` on the next step.
     """
 
     hidden: list[Tensor] = field(default_factory=list)  # N x [B, M_l, D]
     step: list[Tensor] = field(default_factory=list)  # N x [B, M_l] long
     valid: list[Tensor] = field(default_factory=list)  # N x [B, M_l] bool
     episode_step: Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))  # [B]
+    cache: Any = None
 
     @property
     def n_envs(self) -> int:
@@ -92,13 +102,13 @@ class MemoryDiagnostics:
     span_loss: Tensor
     """Scalar auxiliary loss, already multiplied by span_loss_coef (0 for kinds without spans)."""
     retained: Tensor
-    """[N, B] (or [N, B, T]): memories each query could attend to, after pruning."""
+    """[N, B] (or [N, B, T]): memories each query attended to (mask > 0), itself included."""
     span: Tensor | None = None
     """[N, B] (or [N, B, T]): predicted span e_i of the new frame(s); None without expiry."""
     memory_span: list[Tensor] | None = None
     """N x [B, M]: current spans of the memories attended (acting, Expire-Span only)."""
     memory_step: list[Tensor] | None = None
-    """N x [B, M]: episode step of each memory attended (acting), padded with -1."""
+    """N x [B, M]: episode step of each memory attended, padded with -1."""
     mask: list[Tensor] | None = None
     """N x [B, M] (or [B, T, M]): the soft mask m_ti of each memory for each query."""
     attention: list[Tensor] | None = None
@@ -117,6 +127,10 @@ class EpisodeMemory(nn.Module, ABC):
     @property
     def d_model(self) -> int:
         return self.config.d_model
+
+    def span_parameters(self) -> list[nn.Parameter]:
+        """Return the span predictors' parameters (empty for kinds without expiry)."""
+        return []
 
     @abstractmethod
     def initial_state(self, n_envs: int, device: torch.device | str = "cpu") -> MemoryState:
@@ -170,7 +184,10 @@ class EpisodeMemory(nn.Module, ABC):
         """
 
     def select(self, state: MemoryState, env_indices: Tensor) -> MemoryState:
-        """Return the state of a subset of envs, e.g. for a minibatch of env chunks."""
+        """Return the state of a subset of envs, e.g. for a minibatch of env chunks.
+
+        The acting cache is not carried over; the next ``step`` rebuilds it from ``hidden``.
+        """
         return MemoryState(
             hidden=[h[env_indices] for h in state.hidden],
             step=[s[env_indices] for s in state.step],

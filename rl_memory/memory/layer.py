@@ -1,0 +1,169 @@
+"""One pre-LN transformer layer that attends over the memories of the current episode.
+
+A layer's memories are its own input hidden states of earlier frames (Transformer-XL style).
+Keys and values are projections of the layer-normalised memories; queries come from the
+layer-normalised input of the current frame(s). Position enters only as a learned per-head
+bias over buckets of the memory's age (query step - memory step): ages below half the bucket
+count have a bucket each, larger ages share log-spaced buckets up to
+``max_relative_position``, and every older age shares the last bucket (as in T5). Nothing
+absolute is encoded, so the layer accepts ages longer than any seen in training.
+
+Shapes use the letters of ``rl_memory.memory.base``; ``Dh`` is the width of one head.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from rl_memory.memory.base import MemoryConfig
+from rl_memory.memory.expire_span import SpanPredictor, expire_mask
+
+# Added to the sum of renormalised attention weights; the frame's own weight keeps the sum
+# positive, so this only guards against underflow.
+RENORM_EPS = 1e-8
+
+
+def age_bucket_table(n_buckets: int, max_relative_position: int) -> Tensor:
+    """Return the bucket of every age from 0 to ``max_relative_position`` (inclusive).
+
+    Ages below ``n_buckets // 2`` get a bucket each; larger ages share log-spaced buckets;
+    ``max_relative_position`` and beyond fall in the last bucket.
+
+    Returns:
+        [max_relative_position + 1] long tensor of buckets in [0, n_buckets).
+    """
+    exact = max(n_buckets // 2, 1)
+    age = torch.arange(max_relative_position + 1, dtype=torch.float64)
+    if max_relative_position <= exact:
+        bucket = age.long().clamp(max=n_buckets - 1)
+    else:
+        ratio = torch.log(age.clamp(min=exact) / exact) / math.log(max_relative_position / exact)
+        log_bucket = exact + (ratio * (n_buckets - 1 - exact)).floor().long()
+        bucket = torch.where(age < exact, age.long(), log_bucket)
+    bucket[-1] = n_buckets - 1
+    return bucket.clamp(0, n_buckets - 1)
+
+
+class AgeBias(nn.Module):
+    """Learned per-head attention bias over log-spaced age buckets, zero at initialisation."""
+
+    bucket_of_age: Tensor
+
+    def __init__(self, n_heads: int, n_buckets: int, max_relative_position: int) -> None:
+        super().__init__()
+        self.max_relative_position = max_relative_position
+        self.bias = nn.Embedding(n_buckets, n_heads)
+        nn.init.zeros_(self.bias.weight)
+        table = age_bucket_table(n_buckets, max_relative_position)
+        self.register_buffer("bucket_of_age", table, persistent=False)
+
+    def forward(self, age: Tensor) -> Tensor:
+        """Return the bias for each age.
+
+        Args:
+            age: [B, T, M] long ages; negative values (padding) are treated as 0.
+
+        Returns:
+            [B, H, T, M] bias.
+        """
+        bucket = self.bucket_of_age[age.clamp(0, self.max_relative_position)]
+        return self.bias(bucket).permute(0, 3, 1, 2)
+
+
+@dataclass
+class AttentionResult:
+    """Output of one layer's attention for a block of queries."""
+
+    hidden: Tensor
+    """[B, T, D]: the layer's output hidden state (input of the next layer)."""
+    mask: Tensor
+    """[B, T, M]: soft mask of each memory, 0 where not visible."""
+    weights: Tensor
+    """[B, H, T, M]: renormalised attention weights."""
+
+
+class MemoryLayer(nn.Module):
+    """Pre-LN attention over episode memories followed by a feed-forward block."""
+
+    def __init__(self, config: MemoryConfig, with_span: bool) -> None:
+        super().__init__()
+        self.n_heads = config.n_heads
+        self.head_dim = config.d_model // config.n_heads
+        self.ramp = config.ramp
+        d = config.d_model
+        self.norm_attn = nn.LayerNorm(d)
+        self.query = nn.Linear(d, d, bias=False)
+        self.key_value = nn.Linear(d, 2 * d, bias=False)
+        self.out = nn.Linear(d, d, bias=False)
+        self.age_bias = AgeBias(config.n_heads, config.age_buckets, config.max_relative_position)
+        self.norm_ff = nn.LayerNorm(d)
+        self.feed_forward = nn.Sequential(
+            nn.Linear(d, config.d_ff), nn.GELU(), nn.Linear(config.d_ff, d)
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.span: SpanPredictor | None = None
+        if with_span:
+            self.span = SpanPredictor(
+                d, config.max_span, config.init_span_fraction, config.span_predivide
+            )
+
+    def keys_values(self, memory: Tensor) -> tuple[Tensor, Tensor]:
+        """Project memories (layer inputs) to keys and values.
+
+        Args:
+            memory: [B, M, D] hidden states.
+
+        Returns:
+            key and value, each [B, M, H, Dh].
+        """
+        kv = self.key_value(self.norm_attn(memory))  # [B, M, 2D]
+        key, value = kv.chunk(2, dim=-1)
+        shape = (*memory.shape[:-1], self.n_heads, self.head_dim)
+        return key.reshape(shape), value.reshape(shape)
+
+    def attend(
+        self,
+        hidden: Tensor,
+        key: Tensor,
+        value: Tensor,
+        age: Tensor,
+        visible: Tensor,
+        span: Tensor | None,
+    ) -> AttentionResult:
+        """Attend from the queries' hidden states over memories and apply the feed-forward.
+
+        Args:
+            hidden: [B, T, D] layer inputs of the query frames.
+            key: [B, M, H, Dh] keys of the memories (each query frame is among them).
+            value: [B, M, H, Dh] values.
+            age: [B, T, M] long ages of the memories for each query.
+            visible: [B, T, M] bool, True where a query may see a memory at all.
+            span: [B, M] spans used for the soft mask, or None for no expiry.
+
+        Returns:
+            The layer output, the mask and the attention weights.
+        """
+        query = self.query(self.norm_attn(hidden))  # [B, T, D]
+        query = query.reshape(*hidden.shape[:-1], self.n_heads, self.head_dim)  # [B, T, H, Dh]
+        scores = torch.einsum("bthd,bmhd->bhtm", query, key) / math.sqrt(self.head_dim)
+        scores = scores + self.age_bias(age)  # [B, H, T, M]
+
+        if span is None:
+            mask = visible.to(scores.dtype)
+        else:
+            mask = expire_mask(span, age, self.ramp) * visible  # [B, T, M]
+        scores = scores.masked_fill(~(mask > 0).unsqueeze(1), float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        if span is not None:
+            weights = weights * mask.unsqueeze(1)
+            weights = weights / (weights.sum(dim=-1, keepdim=True) + RENORM_EPS)
+
+        attended = torch.einsum("bhtm,bmhd->bthd", self.dropout(weights), value)
+        attended = attended.reshape(hidden.shape)  # [B, T, D]
+        hidden = hidden + self.dropout(self.out(attended))
+        hidden = hidden + self.dropout(self.feed_forward(self.norm_ff(hidden)))
+        return AttentionResult(hidden=hidden, mask=mask, weights=weights)
