@@ -10,11 +10,15 @@ from __future__ import annotations
 import gymnasium
 
 from rl_memory.envs.corridor import CorridorEnv
+from rl_memory.envs.instruction import InstructionEnv
 from rl_memory.envs.make import make_env
+from rl_memory.envs.portal import PortalEnv
 from rl_memory.envs.wrappers import MissionVocabulary, NumericObsWrapper
 
 NAMESPACE = "rl_memory"
 CORRIDOR_LENGTHS: tuple[int, ...] = (10, 30, 100, 300, 1000, 3000, 10000)
+PORTAL_ROOM_COUNTS: tuple[int, ...] = (2, 4, 6)
+INSTRUCTION_DELAYS: tuple[int, ...] = (10, 100, 1000)
 
 
 def _register(name: str, entry_point: str, kwargs: dict[str, int]) -> None:
@@ -30,6 +34,16 @@ def register_envs() -> None:
     for length in CORRIDOR_LENGTHS:
         _register(f"Corridor-L{length}-v0", corridor, {"length": length})
 
+    portal = "rl_memory.envs.portal:PortalEnv"
+    _register("Portal-v0", portal, {"n_rooms": 2})
+    for n_rooms in PORTAL_ROOM_COUNTS:
+        _register(f"Portal-R{n_rooms}-v0", portal, {"n_rooms": n_rooms})
+
+    instruction = "rl_memory.envs.instruction:InstructionEnv"
+    _register("Instruction-v0", instruction, {"delay": 10})
+    for delay in INSTRUCTION_DELAYS:
+        _register(f"Instruction-D{delay}-v0", instruction, {"delay": delay})
+
 
 def registered_ids() -> list[str]:
     """Return the registered rl-memory task ids in registration order."""
@@ -40,9 +54,13 @@ register_envs()
 
 __all__ = [
     "CORRIDOR_LENGTHS",
+    "INSTRUCTION_DELAYS",
+    "PORTAL_ROOM_COUNTS",
     "CorridorEnv",
+    "InstructionEnv",
     "MissionVocabulary",
     "NumericObsWrapper",
+    "PortalEnv",
     "make_env",
     "register_envs",
     "registered_ids",

@@ -26,7 +26,7 @@ COLORS: tuple[str, ...] = ("red", "green", "blue", "purple", "yellow", "grey")
 NAVIGATION_ACTIONS: tuple[Actions, ...] = (Actions.left, Actions.right, Actions.forward)
 
 # Width in cells of the window that ``render`` draws around the agent on wider grids.
-RENDER_WINDOW_CELLS = 25
+RENDER_WINDOW_CELLS = 51
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None, hint: str = "") -> int:

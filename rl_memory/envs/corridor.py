@@ -107,8 +107,8 @@ class CorridorEnv(MemoryTaskEnv):
       corridor cells, >= 0 (default 2).
     - ``max_steps``: step budget; default ``3 * (length + 2 * n_colors) + 20``.
     - ``agent_view_size``: odd, >= 3 (default 7).
-    - ``render_mode``: None, "rgb_array" or "human". Grids wider than 25 cells render
-      as a 25-column window around the agent.
+    - ``render_mode``: None, "rgb_array" or "human". Grids wider than 51 cells render
+      as a 51-column window around the agent.
 
     ## Registered ids
 

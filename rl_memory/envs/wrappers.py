@@ -10,8 +10,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-# Words of the missions of the rl-memory tasks and of Minigrid's own environments (the
-# words its DictObservationSpaceWrapper knows, plus the MemoryS* mission).
+# Words of the missions of Minigrid's own environments: the vocabulary of Minigrid's
+# DictObservationSpaceWrapper, which includes the MemoryS* mission.
 MINIGRID_WORDS: tuple[str, ...] = (
     # colours
     "red", "green", "blue", "purple", "yellow", "grey",
@@ -25,14 +25,15 @@ MINIGRID_WORDS: tuple[str, ...] = (
     "up", "the", "a", "at", "and", "then", "to", "of", "near", "must", "you", "matching",
     "end", "from", ",",
 )  # fmt: skip
+# Words that only the missions of the rl-memory tasks use.
 RL_MEMORY_WORDS: tuple[str, ...] = (
-    "remember", "color", "cue", "that", "through", "portal", "portals", "back", "start",
-    "as", "often", "can", "each", "trial",
+    "remember", "color", "cue", "that", "through", "portals", "it", "as", "often", "can",
 )  # fmt: skip
 DEFAULT_WORDS: tuple[str, ...] = MINIGRID_WORDS + RL_MEMORY_WORDS
 
-# Room for "go to the C T, then the C T, ..." with six targets (5 + 5 * 5 = 30 tokens).
-DEFAULT_MAX_TOKENS = 32
+# Room for the longest instruction mission, "go to the C T, then the C T, ..." with eight
+# targets: 5 tokens per target.
+DEFAULT_MAX_TOKENS = 40
 
 _TOKEN_RE = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
 
