@@ -1,0 +1,191 @@
+"""``rl-memory eval``: evaluate a saved agent, on its own task or on another size of it.
+
+The result is printed and written to a new JSON file: by default
+``RUN_DIR/evals/eval-<env>-<YYYYmmdd-HHMMSS>.json``, never over the training run's eval.json
+or an earlier result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+DEFAULT_EPISODES = 100
+CHECKPOINT_CHOICES = ("latest", "best")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``eval`` subcommand to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "eval",
+        help="evaluate a saved agent",
+        description="Evaluate the agent of a run folder or checkpoint over whole episodes, "
+        "passing its memory state and episode starts, and report success rate, mean return "
+        "and retained memories per layer. The env may differ from the training env (for "
+        "example a longer corridor) as long as its observations have the same shape.",
+    )
+    parser.add_argument(
+        "target",
+        type=Path,
+        metavar="RUN_DIR_OR_CHECKPOINT",
+        help="a run folder written by `rl-memory train`, or a checkpoint .zip file",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        choices=CHECKPOINT_CHOICES,
+        default="latest",
+        help="which checkpoint of a run folder to load (default: latest, the final agent)",
+    )
+    parser.add_argument(
+        "--env",
+        metavar="ID",
+        help="evaluate on this Gymnasium id instead of the training env, e.g. "
+        "rl_memory/Corridor-L1000-v0; the training env.kwargs are then dropped "
+        "(default: the training env and its kwargs)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="override an env.* key, e.g. --set env.kwargs.length=1000 or --set env.n_envs=8 "
+        "(repeatable)",
+    )
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        default=DEFAULT_EPISODES,
+        metavar="N",
+        help=f"episodes to run (default: {DEFAULT_EPISODES})",
+    )
+    parser.add_argument(
+        "--stochastic",
+        action="store_true",
+        help="sample actions from the policy (default: deterministic, the most likely action)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the evaluation envs (default: the training seed + 10000, as in training)",
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        metavar="DEVICE",
+        help="torch device: auto, cpu, cuda or cuda:N (default: auto)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write the JSON result here; the file must not exist "
+        "(default: RUN_DIR/evals/eval-<env>-<YYYYmmdd-HHMMSS>.json)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _checkpoint_path(args: argparse.Namespace) -> tuple[Path, Path | None]:
+    """Return the checkpoint to load and the run folder it belongs to (None if unknown)."""
+    from rl_memory.cli import UsageError
+    from rl_memory.training.run_dir import BEST_CHECKPOINT, CHECKPOINTS_DIR, LATEST_CHECKPOINT
+
+    target: Path = args.target
+    if target.is_dir():
+        name = BEST_CHECKPOINT if args.checkpoint == "best" else LATEST_CHECKPOINT
+        return target / CHECKPOINTS_DIR / name, target
+    if not target.exists():
+        raise UsageError(
+            f"run folder or checkpoint not found: {target}; pass a folder written by "
+            "`rl-memory train` or a checkpoint .zip"
+        )
+    parent = target.parent
+    return target, parent.parent if parent.name == CHECKPOINTS_DIR else None
+
+
+def _eval_config(checkpoint_config: Any, args: argparse.Namespace) -> Any:
+    """Return the stored config with the env changed as requested."""
+    from rl_memory.cli import UsageError
+    from rl_memory.config import ConfigError, apply_overrides, set_value, validate
+
+    config = checkpoint_config
+    if args.env is not None:
+        config.env.id = args.env
+        config.env.kwargs = {}
+    for item in args.overrides:
+        if not item.strip().startswith("env."):
+            raise UsageError(
+                f"invalid override {item!r} for eval: only env.* keys can change, e.g. "
+                "--set env.kwargs.length=1000; the agent keeps its trained configuration"
+            )
+    try:
+        config = apply_overrides(config, args.overrides)
+        if config.env.n_envs % config.ppo.batch_envs != 0:
+            # batch_envs only shapes training minibatches; evaluation may use any env count.
+            set_value(config, "ppo.batch_envs", 1)
+        return validate(config)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+
+
+def _output_path(
+    args: argparse.Namespace, run_dir: Path | None, checkpoint: Path, env_id: str
+) -> Path:
+    from rl_memory.cli import UsageError
+    from rl_memory.training.files import unique_path
+    from rl_memory.training.run_dir import RunDirectory, env_slug
+
+    if args.output is not None:
+        if args.output.exists():
+            raise UsageError(f"output file {args.output} already exists; choose a new --output")
+        return args.output
+    if run_dir is not None:
+        return RunDirectory(run_dir).new_eval_path(env_id)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return unique_path(
+        checkpoint.with_name(f"{checkpoint.stem}-eval-{env_slug(env_id)}-{stamp}.json")
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate the checkpoint, write the JSON result and print it."""
+    from rl_memory.cli import UsageError
+    from rl_memory.training import (
+        RunError,
+        build_agent_env,
+        evaluate,
+        evaluation_record,
+        load_checkpoint,
+        read_checkpoint,
+    )
+    from rl_memory.training.envs import EVAL_SEED_OFFSET
+    from rl_memory.training.files import atomic_write_text
+
+    if args.episodes < 1:
+        raise UsageError(f"invalid value {args.episodes} for --episodes: use an integer >= 1")
+    try:
+        checkpoint, run_dir = _checkpoint_path(args)
+        info = read_checkpoint(checkpoint)
+        config = _eval_config(info.config, args)
+        output = _output_path(args, run_dir, checkpoint, config.env.id)
+        seed = args.seed if args.seed is not None else config.train.seed + EVAL_SEED_OFFSET
+        env = build_agent_env(config, seed)
+        try:
+            model = load_checkpoint(checkpoint, env, args.device, info, config.env.id)
+            result = evaluate(model, env, args.episodes, not args.stochastic, seed)
+        finally:
+            env.close()
+    except RunError as error:
+        raise UsageError(str(error)) from None
+
+    record = evaluation_record(result, config, checkpoint, info.num_timesteps, None)
+    record["wall_time_s"]["train"] = info.train_wall_time_s
+    record["seed"] = seed
+    atomic_write_text(output, json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
+    print(f"wrote {output}", file=sys.stderr)
+    return 0
