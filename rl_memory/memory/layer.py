@@ -22,10 +22,6 @@ from torch import Tensor, nn
 from rl_memory.memory.base import MemoryConfig
 from rl_memory.memory.expire_span import SpanPredictor, expire_mask
 
-# Added to the sum of renormalised attention weights; the frame's own weight keeps the sum
-# positive, so this only guards against underflow.
-RENORM_EPS = 1e-8
-
 
 def age_bucket_table(n_buckets: int, max_relative_position: int) -> Tensor:
     """Return the bucket of every age from 0 to ``max_relative_position`` (inclusive).
@@ -160,7 +156,10 @@ class MemoryLayer(nn.Module):
         weights = torch.softmax(scores, dim=-1)
         if span is not None:
             weights = weights * mask.unsqueeze(1)
-            weights = weights / (weights.sum(dim=-1, keepdim=True) + RENORM_EPS)
+            # The frame's own weight keeps the sum positive, so the smallest positive number
+            # only guards against underflow without biasing the weights.
+            eps = torch.finfo(weights.dtype).tiny
+            weights = weights / (weights.sum(dim=-1, keepdim=True) + eps)
 
         attended = torch.einsum("bhtm,bmhd->bthd", self.dropout(weights), value)
         attended = attended.reshape(hidden.shape)  # [B, T, D]
