@@ -239,3 +239,65 @@ def record_episode(
         if terminated or truncated:
             break
     return trace
+
+
+def memory_policy_step(policy: Any, deterministic: bool = True) -> PolicyStep:
+    """Adapt a ``MemoryPolicy`` (``rl_memory.agents.policy``) to ``PolicyStep``.
+
+    Each call encodes one observation, steps the policy's memory with
+    ``return_attention=True`` and picks the action from the policy head, as
+    ``MemoryPolicy.forward`` does, without gradients.
+
+    Args:
+        policy: a ``MemoryPolicy``, e.g. ``model.policy`` of an ``ExpireSpanPPO``.
+        deterministic: take the most likely action instead of sampling.
+    """
+    import torch
+
+    def step(obs: Any, state: Any, episode_start: np.ndarray) -> tuple[Any, Any, Any]:
+        policy.set_training_mode(False)
+        obs_tensor, _ = policy.obs_to_tensor(obs)
+        if state is None:
+            state = policy.initial_state(1)
+        starts = torch.as_tensor(episode_start, device=policy.device).bool().reshape(1)
+        with torch.no_grad():
+            # NOTE: mirrors MemoryPolicy.forward, which has no return_attention argument.
+            features = policy._encode(obs_tensor)  # [1, D]
+            out, state, diagnostics = policy.memory.step(
+                features, state, starts, return_attention=True
+            )
+            distribution = policy._distribution(policy.pi_net(out))
+            actions = distribution.get_actions(deterministic=deterministic)
+        action = actions.cpu().numpy().reshape((-1, *policy.action_space.shape))[0]
+        return action, state, diagnostics
+
+    return step
+
+
+def model_policy_step(model: Any, deterministic: bool = True) -> PolicyStep:
+    """Adapt an SB3 model to ``PolicyStep``: its memory if it has one, else ``predict``.
+
+    Models without an episode memory (SB3 PPO, RecurrentPPO) give traces without layers:
+    their episodes still record frames, actions and key steps, but no memory figures.
+    """
+    policy = getattr(model, "policy", model)
+    if hasattr(policy, "memory") and hasattr(policy.memory, "step"):
+        return memory_policy_step(policy, deterministic)
+
+    def step(obs: Any, state: Any, episode_start: np.ndarray) -> tuple[Any, Any, Any]:
+        action, state = model.predict(
+            obs, state=state, episode_start=episode_start, deterministic=deterministic
+        )
+        return action, state, None
+
+    return step
+
+
+def describe_memory(trace: EpisodeTrace, policy: Any) -> None:
+    """Copy the memory's kind and maximum span from ``policy.memory.config`` into ``trace``."""
+    config = getattr(getattr(policy, "memory", None), "config", None)
+    if config is None:
+        return
+    trace.memory_kind = getattr(config, "kind", None)
+    if trace.memory_kind == "expire-span":
+        trace.max_span = float(config.max_span)

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import pytest
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.logger import configure
+from viz_fakes import CueEnv, WindowPolicy
+from viz_wandb_files import offline_run_file, read_history
+
+from rl_memory.viz.callbacks import MemoryVizCallback, WandbCallback, make_viz_callbacks
+from rl_memory.viz.wandb_logger import (
+    WandbOutput,
+    has_wandb_credentials,
+    init_wandb,
+    resolve_wandb_mode,
+)
+
+CUE_ENV_ID = "VizTest/Cue-v0"
+if CUE_ENV_ID not in gym.registry:
+    gym.register(CUE_ENV_ID, entry_point=CueEnv, kwargs={"length": 6})
+
+
+@pytest.fixture
+def no_credentials(monkeypatch, tmp_path):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_IDENTITY_TOKEN_FILE", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "missing-netrc"))
+
+
+@pytest.fixture
+def wandb_home(monkeypatch, tmp_path):
+    """Keep wandb's cache, staging and config folders inside the test's folder."""
+    for name in ("WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+
+
+def test_resolve_mode_default_is_offline(monkeypatch, no_credentials):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    assert resolve_wandb_mode(None) == "offline"
+
+
+def test_resolve_mode_reads_wandb_mode(monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert resolve_wandb_mode(None) == "off"
+    assert resolve_wandb_mode("offline") == "offline"
+
+
+def test_resolve_mode_online_without_credentials(no_credentials):
+    with pytest.warns(UserWarning, match="no credentials"):
+        assert resolve_wandb_mode("online") == "offline"
+
+
+def test_resolve_mode_online_with_netrc(monkeypatch, tmp_path):
+    netrc_file = tmp_path / "netrc"
+    netrc_file.write_text("machine api.wandb.ai\n  login user\n  password not-a-real-key\n")
+    netrc_file.chmod(0o600)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_BASE_URL", raising=False)
+    monkeypatch.setenv("NETRC", str(netrc_file))
+    assert has_wandb_credentials()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve_wandb_mode("online") == "online"
+
+
+def test_resolve_mode_rejects_unknown_mode():
+    with pytest.raises(ValueError, match="'sometimes' is invalid: use one of off, offline, online"):
+        resolve_wandb_mode("sometimes")
+
+
+def test_wandb_output_warns_once_on_failure():
+    class BrokenRun:
+        def log(self, data, step):
+            raise RuntimeError("disk full")
+
+    output = WandbOutput(BrokenRun(), "offline")
+    with pytest.warns(UserWarning, match="disk full"):
+        output.log({"a": 1}, step=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        output.log({"a": 2}, step=2)  # dropped silently after the first failure
+    assert output.failed
+
+
+def test_make_viz_callbacks_with_wandb_off(tmp_path):
+    callbacks = make_viz_callbacks(tmp_path, CUE_ENV_ID, mode="off", interval=100)
+    assert [type(c) for c in callbacks] == [MemoryVizCallback]
+    assert not (tmp_path / "wandb").exists()
+
+
+def test_training_logs_offline_run(tmp_path, wandb_home):
+    torch.set_num_threads(1)
+    output = init_wandb("offline", tmp_path, {"env": CUE_ENV_ID, "seed": 0})
+    assert output is not None
+    viz = MemoryVizCallback(
+        CUE_ENV_ID,
+        interval=64,
+        run_dir=tmp_path,
+        wandb_output=output,
+        n_episodes=2,
+        policy_step=lambda model: WindowPolicy(window=3),
+    )
+    model = PPO("MlpPolicy", CueEnv(length=6), n_steps=64, batch_size=64, n_epochs=1, seed=0)
+    model.set_logger(configure(str(tmp_path / "sb3"), ["csv", "tensorboard"]))
+    model.learn(total_timesteps=192, callback=[viz, WandbCallback(output)])
+
+    history = read_history(offline_run_file(tmp_path))
+    keys = set().union(*history)
+    for key in (
+        "rollout/ep_rew_mean",
+        "train/loss",
+        "memory/cue_retained",
+        "memory/cue_retained/layer1",
+        "memory/eval_retained_mean",
+        "memory/memory_timeline._type",
+        "memory/spans._type",
+        "memory/recall_memory._type",
+        "memory/episode_trace._type",
+    ):
+        assert key in keys, f"{key} missing from the offline run's history"
+    steps = [item["_step"] for item in history if "memory/cue_retained" in item]
+    assert steps and all(step % 64 == 0 for step in steps)
+    assert all(
+        item["memory/cue_retained"] == 1.0 for item in history if "memory/cue_retained" in item
+    )
+
+    figures = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("memory/*/*.png"))
+    assert "memory/step_000000064/memory_timeline.png" in figures
+    assert (tmp_path / "memory/step_000000192/trace.csv").exists()
+    assert list(tmp_path.glob("sb3/events.out.tfevents.*")), "tensorboard wrote no event file"
+
+    # WANDB_BASE_URL is https://invalid (tests/conftest.py): a request would log an error.
+    internal = next(tmp_path.glob("wandb/offline-run-*/logs/debug-internal.log")).read_text()
+    assert '"level":"ERROR"' not in internal
+    assert "https://invalid" not in internal
+
+
+def test_tensorboard_gets_figures(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    torch.set_num_threads(1)
+    viz = MemoryVizCallback(CUE_ENV_ID, interval=64, policy_step=lambda model: WindowPolicy())
+    model = PPO("MlpPolicy", CueEnv(length=6), n_steps=64, batch_size=64, n_epochs=1, seed=0)
+    model.set_logger(configure(str(tmp_path), ["tensorboard"]))
+    model.learn(total_timesteps=128, callback=viz)
+
+    events = EventAccumulator(str(tmp_path)).Reload()
+    assert "memory/memory_timeline" in events.Tags()["images"]
+    assert "memory/cue_retained" in events.Tags()["scalars"]
+    assert "train/loss" in events.Tags()["scalars"]
