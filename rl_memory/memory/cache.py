@@ -23,6 +23,9 @@ from torch import Tensor
 
 MIN_CAPACITY = 16
 
+# The axis of each buffer that indexes memories.
+MEMORY_AXIS = {"hidden": 1, "step": 1, "key": 2, "value": 2, "span": 1}
+
 
 @dataclass
 class LayerBuffers:
@@ -30,8 +33,8 @@ class LayerBuffers:
 
     hidden: Tensor  # [B, C, D]: layer inputs, kept for the learner's recomputation
     step: Tensor  # [B, C] long: episode step of each memory
-    key: Tensor  # [B, C, H, Dh]
-    value: Tensor  # [B, C, H, Dh]
+    key: Tensor  # [B, H, C, Dh]
+    value: Tensor  # [B, H, C, Dh]
     span: Tensor  # [B, C]: expire span (zeros for kinds without expiry)
 
     @property
@@ -69,8 +72,8 @@ def empty_buffers(
     return LayerBuffers(
         hidden=torch.zeros(n_envs, capacity, d_model, device=device, dtype=dtype),
         step=torch.zeros(n_envs, capacity, dtype=torch.long, device=device),
-        key=torch.zeros(n_envs, capacity, n_heads, head_dim, device=device, dtype=dtype),
-        value=torch.zeros(n_envs, capacity, n_heads, head_dim, device=device, dtype=dtype),
+        key=torch.zeros(n_envs, n_heads, capacity, head_dim, device=device, dtype=dtype),
+        value=torch.zeros(n_envs, n_heads, capacity, head_dim, device=device, dtype=dtype),
         span=torch.zeros(n_envs, capacity, device=device, dtype=dtype),
     )
 
@@ -105,19 +108,31 @@ def compact(
     new = empty_buffers(
         n_envs,
         capacity,
-        buffers.hidden.shape[-1],
-        buffers.key.shape[-2],
+        buffers.hidden.shape[2],
+        buffers.key.shape[1],
         buffers.hidden,
     )
     new_valid = torch.arange(count_max, device=valid.device).unsqueeze(0) < counts.unsqueeze(1)
-    for name in ("hidden", "step", "key", "value", "span"):
-        source = getattr(buffers, name)[:, :fill]
-        index = order.reshape(*order.shape, *([1] * (source.dim() - 2)))
-        gathered = torch.gather(source, 1, index.expand(-1, -1, *source.shape[2:]))
-        # Holes keep the zeros of the fresh buffer, so they stay finite.
-        fill_mask = new_valid.reshape(*new_valid.shape, *([1] * (source.dim() - 2)))
-        getattr(new, name)[:, :count_max] = gathered * fill_mask.to(gathered.dtype)
+    for name, axis in MEMORY_AXIS.items():
+        source = getattr(buffers, name).narrow(axis, 0, fill)
+        gathered = _gather_memories(source, axis, order, new_valid)
+        getattr(new, name).narrow(axis, 0, count_max).copy_(gathered)
     return new, new_valid, count_max
+
+
+def _gather_memories(source: Tensor, axis: int, order: Tensor, keep: Tensor) -> Tensor:
+    """Gather ``order`` [B, K] along ``axis`` (1 or 2) of ``source``; zero where not ``keep``.
+
+    Zeroing the holes keeps them finite, because attention multiplies them by zero weights.
+    """
+    if axis == 2:
+        order, keep = order.unsqueeze(1), keep.unsqueeze(1)  # broadcast over heads
+    while order.dim() < source.dim():
+        order, keep = order.unsqueeze(-1), keep.unsqueeze(-1)
+    shape = list(source.shape)
+    shape[axis] = order.shape[axis]
+    gathered = torch.gather(source, axis, order.expand(shape))
+    return gathered * keep.to(gathered.dtype)
 
 
 def needs_compaction(fill: int, count_max: int, capacity: int) -> bool:

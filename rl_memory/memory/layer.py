@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rl_memory.memory.base import MemoryConfig
@@ -92,8 +93,7 @@ class MemoryLayer(nn.Module):
         self.ramp = config.ramp
         d = config.d_model
         self.norm_attn = nn.LayerNorm(d)
-        self.query = nn.Linear(d, d, bias=False)
-        self.key_value = nn.Linear(d, 2 * d, bias=False)
+        self.in_proj = nn.Linear(d, 3 * d, bias=False)  # rows: query, key, value
         self.out = nn.Linear(d, d, bias=False)
         self.age_bias = AgeBias(config.n_heads, config.age_buckets, config.max_relative_position)
         self.norm_ff = nn.LayerNorm(d)
@@ -107,35 +107,55 @@ class MemoryLayer(nn.Module):
                 d, config.max_span, config.init_span_fraction, config.span_predivide
             )
 
+    def _split_heads(self, projected: Tensor, n_parts: int) -> tuple[Tensor, ...]:
+        """Split [B, T, n_parts * D] into n_parts tensors of shape [B, H, T, Dh]."""
+        batch, length, _ = projected.shape
+        parts = projected.view(batch, length, n_parts, self.n_heads, self.head_dim)
+        return parts.permute(2, 0, 3, 1, 4).unbind(0)
+
+    def project(self, hidden: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Project the layer inputs of new frames to queries, keys and values.
+
+        Args:
+            hidden: [B, T, D] layer inputs.
+
+        Returns:
+            query, key and value, each [B, H, T, Dh].
+        """
+        query, key, value = self._split_heads(self.in_proj(self.norm_attn(hidden)), 3)
+        return query, key, value
+
     def keys_values(self, memory: Tensor) -> tuple[Tensor, Tensor]:
-        """Project memories (layer inputs) to keys and values.
+        """Project stored memories (layer inputs of earlier frames) to keys and values.
 
         Args:
             memory: [B, M, D] hidden states.
 
         Returns:
-            key and value, each [B, M, H, Dh].
+            key and value, each [B, H, M, Dh].
         """
-        kv = self.key_value(self.norm_attn(memory))  # [B, M, 2D]
-        key, value = kv.chunk(2, dim=-1)
-        shape = (*memory.shape[:-1], self.n_heads, self.head_dim)
-        return key.reshape(shape), value.reshape(shape)
+        d_model = memory.shape[-1]
+        projected = F.linear(self.norm_attn(memory), self.in_proj.weight[d_model:])
+        key, value = self._split_heads(projected, 2)
+        return key, value
 
     def attend(
         self,
         hidden: Tensor,
+        query: Tensor,
         key: Tensor,
         value: Tensor,
         age: Tensor,
         visible: Tensor,
         span: Tensor | None,
     ) -> AttentionResult:
-        """Attend from the queries' hidden states over memories and apply the feed-forward.
+        """Attend from the query frames over memories, then apply the feed-forward block.
 
         Args:
-            hidden: [B, T, D] layer inputs of the query frames.
-            key: [B, M, H, Dh] keys of the memories (each query frame is among them).
-            value: [B, M, H, Dh] values.
+            hidden: [B, T, D] layer inputs of the query frames (the residual stream).
+            query: [B, H, T, Dh] their queries, from ``project``.
+            key: [B, H, M, Dh] keys of the memories (each query frame is among them).
+            value: [B, H, M, Dh] values.
             age: [B, T, M] long ages of the memories for each query.
             visible: [B, T, M] bool, True where a query may see a memory at all.
             span: [B, M] spans used for the soft mask, or None for no expiry.
@@ -143,9 +163,7 @@ class MemoryLayer(nn.Module):
         Returns:
             The layer output, the mask and the attention weights.
         """
-        query = self.query(self.norm_attn(hidden))  # [B, T, D]
-        query = query.reshape(*hidden.shape[:-1], self.n_heads, self.head_dim)  # [B, T, H, Dh]
-        scores = torch.einsum("bthd,bmhd->bhtm", query, key) / math.sqrt(self.head_dim)
+        scores = torch.matmul(query, key.transpose(-1, -2)) / math.sqrt(self.head_dim)
         scores = scores + self.age_bias(age)  # [B, H, T, M]
 
         if span is None:
@@ -161,8 +179,8 @@ class MemoryLayer(nn.Module):
             eps = torch.finfo(weights.dtype).tiny
             weights = weights / (weights.sum(dim=-1, keepdim=True) + eps)
 
-        attended = torch.einsum("bhtm,bmhd->bthd", self.dropout(weights), value)
-        attended = attended.reshape(hidden.shape)  # [B, T, D]
+        attended = torch.matmul(self.dropout(weights), value)  # [B, H, T, Dh]
+        attended = attended.transpose(1, 2).reshape(hidden.shape)  # [B, T, D]
         hidden = hidden + self.dropout(self.out(attended))
         hidden = hidden + self.dropout(self.feed_forward(self.norm_ff(hidden)))
         return AttentionResult(hidden=hidden, mask=mask, weights=weights)

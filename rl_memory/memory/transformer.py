@@ -56,6 +56,7 @@ class TransformerMemory(EpisodeMemory):
             [MemoryLayer(config, with_span=self.expires) for _ in range(config.n_layers)]
         )
         self.norm_out = nn.LayerNorm(config.d_model)
+        self._tracked_parameters: list[nn.Parameter] | None = None
 
     @property
     def memory_layers(self) -> list[MemoryLayer]:
@@ -108,8 +109,20 @@ class TransformerMemory(EpisodeMemory):
     # ------------------------------------------------------------------------------- acting
 
     def _parameter_version(self) -> tuple[tuple[int, int], ...]:
-        """Identify the current parameter values: any in-place update bumps ``_version``."""
-        return tuple((p.data_ptr(), p._version) for p in self.parameters())
+        """Identify the current parameter values: any in-place update bumps ``_version``.
+
+        ``Module.to``, ``double`` and ``load_state_dict`` keep the Parameter objects and change
+        their data or version, so the list of parameters is collected once.
+        """
+        # NOTE: replacing a Parameter object after construction (assigning a new
+        # nn.Parameter to a submodule) is not detected; call ``reset_parameter_tracking``.
+        if self._tracked_parameters is None:
+            self._tracked_parameters = list(self.parameters())
+        return tuple((p.data_ptr(), p._version) for p in self._tracked_parameters)
+
+    def reset_parameter_tracking(self) -> None:
+        """Collect the parameters again after Parameter objects were replaced."""
+        self._tracked_parameters = None
 
     def _build_cache(
         self, state: MemoryState, version: tuple[tuple[int, int], ...]
@@ -187,12 +200,12 @@ class TransformerMemory(EpisodeMemory):
             self.memory_layers, cache.layers, cache.fill, valids, strict=True
         ):
             # Append this frame (layer input, step, key, value, span) at column ``fill``.
-            key, value = layer.keys_values(hidden.unsqueeze(1))  # [B, 1, H, Dh]
+            query, key, value = layer.project(hidden.unsqueeze(1))  # [B, H, 1, Dh]
             span = layer.span(hidden) if layer.span is not None else None  # [B]
             buffers.hidden[:, fill] = hidden.detach()
             buffers.step[:, fill] = episode_step
-            buffers.key[:, fill] = key[:, 0].detach()
-            buffers.value[:, fill] = value[:, 0].detach()
+            buffers.key[:, :, fill] = key[:, :, 0].detach()
+            buffers.value[:, :, fill] = value[:, :, 0].detach()
             if span is not None:
                 buffers.span[:, fill] = span.detach()
             n_memories = fill + 1
@@ -203,8 +216,9 @@ class TransformerMemory(EpisodeMemory):
             age = (episode_step.unsqueeze(1) - memory_step).unsqueeze(1)  # [B, 1, M]
             result: AttentionResult = layer.attend(
                 hidden.unsqueeze(1),
-                buffers.key[:, :n_memories],
-                buffers.value[:, :n_memories],
+                query,
+                buffers.key[:, :, :n_memories],
+                buffers.value[:, :, :n_memories],
                 age,
                 self._visible(layer_valid.unsqueeze(1), age),
                 memory_span if self.expires else None,
@@ -282,17 +296,22 @@ class TransformerMemory(EpisodeMemory):
             self.memory_layers, state.hidden, state.step, state.valid, strict=True
         ):
             carried = carried.detach().masked_fill(~carried_valid.unsqueeze(2), 0.0)
-            memory = torch.cat([carried, hidden], dim=1)  # [B, Mc + T, D]
-            key, value = layer.keys_values(memory)
+            carried_key, carried_value = layer.keys_values(carried)  # [B, H, Mc, Dh]
+            query, chunk_key, chunk_value = layer.project(hidden)  # [B, H, T, Dh]
+            key = torch.cat([carried_key, chunk_key], dim=2)
+            value = torch.cat([carried_value, chunk_value], dim=2)
             carried_age = frame_step.unsqueeze(2) - carried_step.unsqueeze(1)  # [B, T, Mc]
             age = torch.cat([carried_age, chunk_age], dim=2)  # [B, T, M]
             visible = torch.cat([before_first_start & carried_valid.unsqueeze(1), chunk_visible], 2)
 
-            span = layer.span(memory) if layer.span is not None else None  # [B, M]
+            span = None
+            if layer.span is not None:
+                span = layer.span(torch.cat([carried, hidden], dim=1))  # [B, Mc + T]
             mask_span = span
             if span is not None and shortening:
                 mask_span = shorten_spans(span, self.config.max_span)
-            result = layer.attend(hidden, key, value, age, self._visible(visible, age), mask_span)
+            visible = self._visible(visible, age)
+            result = layer.attend(hidden, query, key, value, age, visible, mask_span)
             hidden = result.hidden
 
             masks.append(result.mask)

@@ -59,9 +59,9 @@ def naive_forward(
     hidden, spans = x, []
     for layer in memory.memory_layers:
         normed = layer.norm_attn(hidden)
-        query = layer.query(normed).view(-1, n_heads, head_dim)
-        key, value = layer.key_value(normed).chunk(2, dim=-1)
-        key, value = key.reshape(-1, n_heads, head_dim), value.reshape(-1, n_heads, head_dim)
+        query, key, value = (
+            part.reshape(-1, n_heads, head_dim) for part in layer.in_proj(normed).chunk(3, dim=-1)
+        )
         span = None
         if layer.span is not None:
             logit = layer.span.linear(hidden).squeeze(-1) / config.span_predivide
