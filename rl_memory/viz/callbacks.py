@@ -13,7 +13,6 @@ starts the wandb run in the run folder, and returns
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Image
 
-from rl_memory.viz.media import episode_figures, figure_to_array, save_png, trace_table
+from rl_memory.viz.media import episode_figures, figure_to_array, save_png, write_trace_csv
 from rl_memory.viz.metrics import memory_metrics
 from rl_memory.viz.trace import (
     EpisodeTrace,
@@ -170,18 +169,6 @@ class MemoryVizCallback(BaseCallback):
 
     def _on_training_start(self) -> None:
         self.last_recorded_step = self.num_timesteps  # a resumed run starts counting here
-
-
-def write_trace_csv(trace: EpisodeTrace, path: str | Path) -> Path:
-    """Write the per-step table of ``trace`` (see ``media.trace_table``) as CSV."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    columns, rows = trace_table(trace)
-    with path.open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(columns)
-        writer.writerows(rows)
-    return path
 
 
 class WandbCallback(BaseCallback):

@@ -6,6 +6,7 @@ either logger off.
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,18 @@ def trace_table(trace: EpisodeTrace) -> tuple[list[str], list[list[Any]]]:
             ]
         rows.append(row)
     return columns, rows
+
+
+def write_trace_csv(trace: EpisodeTrace, path: str | Path) -> Path:
+    """Write the per-step table of ``trace`` (see ``trace_table``) as CSV."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns, rows = trace_table(trace)
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    return path
 
 
 def _plain(action: Any) -> Any:
