@@ -404,7 +404,7 @@ def apply_mapping(config: RunConfig, data: Any, source: str) -> RunConfig:
 
 
 def _apply_section(section: Any, data: Any, prefix: str, source: str) -> None:
-    name = prefix.rstrip(".") or "the top level"
+    name = f"section '{prefix.rstrip('.')}'" if prefix else "the top level"
     if not isinstance(data, Mapping):
         raise ConfigError(
             f"invalid value {data!r} for {name} ({source}): expected a mapping of keys to "

@@ -106,11 +106,16 @@ def save_checkpoint(
         "evaluation": evaluation,
         "config": config_to_dict(config),
     }
-    buffer = io.BytesIO()
-    model.save(buffer)
-    with zipfile.ZipFile(buffer, "a") as archive:
-        archive.writestr(METADATA_ENTRY, yaml.safe_dump(metadata, sort_keys=False))
-    atomic_write_bytes(path, buffer.getvalue())
+    saved = io.BytesIO()
+    model.save(saved)
+    # Copy SB3's entries into a new archive rather than appending to it, so the file holds
+    # one central directory only.
+    combined = io.BytesIO()
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(combined, "w") as target:
+        for entry in source.infolist():
+            target.writestr(entry, source.read(entry))
+        target.writestr(METADATA_ENTRY, yaml.safe_dump(metadata, sort_keys=False))
+    atomic_write_bytes(path, combined.getvalue())
 
 
 def read_checkpoint(path: Path) -> CheckpointInfo:
@@ -128,9 +133,12 @@ def read_checkpoint(path: Path) -> CheckpointInfo:
             missing = [entry for entry in _REQUIRED_ENTRIES if entry not in names]
             if missing:
                 raise CheckpointError(
-                    f"{path} is not an rl-memory checkpoint: entry {missing[0]} is missing; "
-                    "pass a checkpoint written by `rl-memory train`"
+                    f"checkpoint {path} is corrupt or not from rl-memory: entry {missing[0]} "
+                    "is missing; pass a checkpoint written by `rl-memory train`"
                 )
+            damaged = archive.testzip()
+            if damaged is not None:
+                raise zipfile.BadZipFile(f"entry {damaged} fails its CRC check")
             metadata = yaml.safe_load(archive.read(METADATA_ENTRY))
     except (zipfile.BadZipFile, OSError, EOFError, yaml.YAMLError) as error:
         raise CheckpointError(
@@ -168,11 +176,23 @@ def check_spaces(info: CheckpointInfo, env: VecEnv, env_id: str) -> None:
         ("action", info.action_space, describe_space(env.action_space)),
     ):
         if stored != current:
+            where, stored_part, current_part = _first_difference(stored, current)
             raise CheckpointError(
-                f"checkpoint {info.path} was trained on env '{info.config.env.id}' with "
-                f"{name} space {json.dumps(stored)}, but env '{env_id}' has "
-                f"{json.dumps(current)}; evaluate it on an env with the same {name} space"
+                f"checkpoint {info.path} was trained on env '{info.config.env.id}', whose "
+                f"{name} space{where} is {json.dumps(stored_part)}, but env '{env_id}' has "
+                f"{json.dumps(current_part)}; use an env with the same {name} space"
             )
+
+
+def _first_difference(stored: Any, current: Any) -> tuple[str, Any, Any]:
+    """Return the first Dict entry (as " entry 'key'") where two descriptions differ."""
+    stored_dict = stored.get("Dict") if isinstance(stored, dict) else None
+    current_dict = current.get("Dict") if isinstance(current, dict) else None
+    if isinstance(stored_dict, dict) and isinstance(current_dict, dict):
+        for key in sorted(set(stored_dict) | set(current_dict)):
+            if stored_dict.get(key) != current_dict.get(key):
+                return f" entry '{key}'", stored_dict.get(key), current_dict.get(key)
+    return "", stored, current
 
 
 def load_checkpoint(

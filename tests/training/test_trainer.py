@@ -1,0 +1,114 @@
+"""Training runs end to end with a fast stand-in agent: folder, evaluation, resume."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from rl_memory.config import RunConfig, apply_overrides
+from rl_memory.training import RunDirError, RunError, read_checkpoint, resume, train
+from rl_memory.training.evaluation import MIN_FINAL_EPISODES
+
+
+@pytest.fixture
+def finished_run(sb3_ppo_agent: None, smoke_config: RunConfig, tmp_path: Path) -> Path:
+    config = apply_overrides(smoke_config, ["train.eval_interval=128"])
+    run_dir = tmp_path / "run"
+    train(config, run_dir, progress=io.StringIO())
+    return run_dir
+
+
+def test_run_folder_contents(finished_run: Path) -> None:
+    names = {str(p.relative_to(finished_run)) for p in finished_run.rglob("*") if p.is_file()}
+    expected = {"config.yaml", "checkpoints/latest.zip", "checkpoints/best.zip", "metrics.csv"}
+    assert expected <= names
+    assert "eval.json" in names
+    assert any(name.startswith("tensorboard/events.out.tfevents") for name in names)
+    assert not any(".tmp" in name for name in names)
+
+
+def test_eval_json(finished_run: Path) -> None:
+    record = json.loads((finished_run / "eval.json").read_text())
+    assert record["episodes"] >= MIN_FINAL_EPISODES
+    assert record["env_steps"] == 256
+    assert record["env_id"] == "rl_memory/Corridor-v0"
+    assert 0.0 <= record["success_rate"] <= 1.0
+    assert record["deterministic"] is True
+    assert record["wall_time_s"]["train"] > 0
+    assert record["wall_time_s"]["eval"] > 0
+    assert "retained_memories_per_layer" in record
+
+
+def test_checkpoints_and_metrics(finished_run: Path) -> None:
+    assert read_checkpoint(finished_run / "checkpoints/latest.zip").num_timesteps == 256
+    best = read_checkpoint(finished_run / "checkpoints/best.zip")
+    assert best.evaluation is not None
+    with (finished_run / "metrics.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    steps = [int(row["global_step"]) for row in rows]
+    assert steps == sorted(steps)
+    assert steps[-1] == 256
+    assert any(row.get("eval/success_rate") for row in rows)
+
+
+def test_progress_lines(sb3_ppo_agent: None, smoke_config: RunConfig, tmp_path: Path) -> None:
+    stream = io.StringIO()
+    train(smoke_config, tmp_path / "run", progress=stream)
+    lines = stream.getvalue().splitlines()
+    n_updates = 256 // (smoke_config.env.n_envs * smoke_config.ppo.n_steps)
+    assert len(lines) == n_updates + 1  # one per update, one for the final evaluation
+    assert lines[0].startswith("steps 64 | steps/s ")  # 8 envs x 8 steps per rollout
+    assert "eval success" in lines[-1]
+
+
+def test_resume_continues_step_count(finished_run: Path) -> None:
+    stream = io.StringIO()
+    record = resume(finished_run, total_steps=384, progress=stream)
+    assert record["env_steps"] == 384
+    assert stream.getvalue().splitlines()[0].startswith("steps 320 | ")
+    assert read_checkpoint(finished_run / "checkpoints/latest.zip").num_timesteps == 384
+    with (finished_run / "metrics.csv").open() as file:
+        steps = [int(row["global_step"]) for row in csv.DictReader(file)]
+    assert steps[:4] == [64, 128, 192, 256]
+    assert steps[-1] == 384
+
+
+def test_resume_keeps_optimizer_and_update_count(finished_run: Path) -> None:
+    from stable_baselines3 import PPO
+
+    before = PPO.load(finished_run / "checkpoints/latest.zip")
+    resume(finished_run, total_steps=320, progress=None)
+    after = PPO.load(finished_run / "checkpoints/latest.zip")
+    assert after._n_updates == before._n_updates + after.n_epochs * (320 - 256) // 64
+    step_before = before.policy.optimizer.state_dict()["state"][0]["step"]
+    step_after = after.policy.optimizer.state_dict()["state"][0]["step"]
+    assert step_after > step_before
+
+
+def test_resume_rejects_finished_run(finished_run: Path) -> None:
+    with pytest.raises(RunError, match="already has 256 env steps"):
+        resume(finished_run)
+
+
+def test_new_run_rejects_used_folder(finished_run: Path, smoke_config: RunConfig) -> None:
+    with pytest.raises(RunDirError, match="--resume"):
+        train(smoke_config, finished_run)
+
+
+def test_interrupt_saves_latest(
+    sb3_ppo_agent: None, smoke_config: RunConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rl_memory.training import trainer
+
+    def interrupt(self: object, num_timesteps: int) -> None:
+        if num_timesteps >= 128:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer._Session, "on_update_boundary", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train(smoke_config, tmp_path / "run")
+    assert read_checkpoint(tmp_path / "run/checkpoints/latest.zip").num_timesteps == 128
