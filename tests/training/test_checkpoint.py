@@ -109,7 +109,7 @@ def test_invalid_metadata_rejected(
     model.save(path)
     with zipfile.ZipFile(path, "a") as archive:
         archive.writestr("rl_memory.yaml", "format: 1\nconfig: {ppo: {gama: 1}}\n")
-    with pytest.raises(CheckpointError, match="did you mean 'ppo.gamma'"):
+    with pytest.raises(CheckpointError, match=r"did you mean 'ppo\.gamma'"):
         read_checkpoint(path)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rl_memory.training import RunDirError, RunDirectory, default_run_dir
+from rl_memory.training import RunDirectory, RunDirError, default_run_dir
 from rl_memory.training.files import atomic_write_text, unique_path
 from rl_memory.training.run_dir import env_slug
 
@@ -61,7 +61,7 @@ def test_open_existing_names_missing_part(tmp_path: Path) -> None:
     with pytest.raises(RunDirError, match="not found"):
         RunDirectory.open_existing(tmp_path / "missing")
     (tmp_path / "config.yaml").write_text("{}")
-    with pytest.raises(RunDirError, match="latest.zip is missing"):
+    with pytest.raises(RunDirError, match=r"latest\.zip is missing"):
         RunDirectory.open_existing(tmp_path)
 
 
