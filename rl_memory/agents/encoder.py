@@ -51,8 +51,10 @@ class EncoderConfig:
     """D: width of the encoder's output."""
     embedding_dim: int = 8
     """E: width of the embedding of each grid channel index and of discrete observations."""
-    grid_channels: tuple[int, ...] = (16, 32)
-    """Output channels of the 3x3 convolutions over an embedded grid, one entry per layer."""
+    grid_channels: tuple[int, ...] = ()
+    """Output channels of 3x3 convolutions over the embedded grid, one entry per layer. The
+    default, no convolution, flattens the embedded grid into the output layer, which trains
+    about twice as fast as two convolutions on a 7x7 Minigrid view."""
     token_embedding_dim: int = 16
     """Width of the mission token embedding (and of the GRU state for ``mission_encoder='gru'``)."""
     mission_encoder: MissionEncoderKind = "mean"
@@ -87,7 +89,7 @@ def _unsupported(space: spaces.Space, where: str, reason: str) -> ValueError:
 
 
 class GridEncoder(nn.Module):
-    """Embed each channel's categorical index per cell, then apply 3x3 convolutions.
+    """Embed each channel's categorical index per cell, then apply optional 3x3 convolutions.
 
     Input: [B, H, W, C] (or [B, C, H, W] when ``channels_first``) integer indices, of any
     dtype. Output: [B, out_dim].

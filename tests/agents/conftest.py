@@ -1,7 +1,8 @@
-"""Small stand-ins shared by the agent tests: a T-maze with Dict or Box observations."""
+"""Shared pieces of the agent tests: a tiny T-maze stand-in and corridor VecEnvs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -9,6 +10,12 @@ import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecEnv
+
+from rl_memory.agents import EncoderConfig
+from rl_memory.envs import make_env
+from rl_memory.memory import MemoryConfig
 
 GRID_SIZE = 5
 N_TOKENS = 4
@@ -96,3 +103,29 @@ def dict_space() -> spaces.Dict:
 @pytest.fixture
 def box_space() -> spaces.Box:
     return TinyTMaze(dict_obs=False).observation_space
+
+
+def corridor_vec_env(n_envs: int = 2, length: int = 4, seed: int = 0) -> VecEnv:
+    """Return the corridor task as an SB3 DummyVecEnv with Monitor wrappers."""
+    return make_vec_env(
+        lambda: make_env("rl_memory/Corridor-v0", length=length), n_envs=n_envs, seed=seed
+    )
+
+
+def small_policy_kwargs(kind: str = "expire-span", **memory_fields: Any) -> dict[str, Any]:
+    """Return policy_kwargs for a small memory (two layers of width 16) and encoder."""
+    fields: dict[str, Any] = dict(
+        kind=kind, d_model=16, n_layers=2, n_heads=2, d_ff=32, max_span=12, ramp=4, window=4
+    )
+    fields.update(memory_fields)
+    return {"memory": MemoryConfig(**fields), "encoder": EncoderConfig(features_dim=16)}
+
+
+@pytest.fixture
+def corridor() -> Callable[..., VecEnv]:
+    return corridor_vec_env
+
+
+@pytest.fixture
+def policy_kwargs() -> Callable[..., dict[str, Any]]:
+    return small_policy_kwargs
