@@ -133,7 +133,9 @@ def _load(checkpoint: Path, env_id: str | None, device: str) -> tuple[Any, Any, 
     if env_id is not None:
         config.env.id = env_id
         config.env.kwargs = {}
-    env = build_agent_env(config, config.train.seed, n_envs=1)
+    # The loaded agent checks that its env has at least batch_envs copies; episodes are
+    # recorded on a separate single env.
+    env = build_agent_env(config, config.train.seed, n_envs=max(1, config.ppo.batch_envs))
     try:
         model = load_checkpoint(checkpoint, env, device, info, config.env.id)
     finally:
@@ -191,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
     retained = cue_retained(traces)
     if out_dir != (args.out or default):
         print(f"{default} is not empty; writing to {out_dir} instead", file=sys.stderr)
-    print(f"recorded {len(traces)} episodes of {config.env.id}")
+    print(f"recorded {len(traces)} episode{'s' if len(traces) > 1 else ''} of {config.env.id}")
     if retained is not None:
         print(f"cue in memory at the recall step: {retained:.0%} of recalls")
     print(f"wrote {report}")

@@ -247,8 +247,10 @@ def _require_layers(trace: EpisodeTrace) -> None:
 
 def _episode_title(trace: EpisodeTrace) -> str:
     outcome = ""
-    if trace.recall_correct is not None:
+    if trace.recall_step >= 0 and trace.recall_correct is not None:
         outcome = ", recall correct" if trace.recall_correct else ", recall wrong"
+    elif trace.cue_steps and trace.recall_step < 0:
+        outcome = ", recall step not reached"
     name = trace.env_id or "episode"
     return f"{name}, {trace.length} steps{outcome}"
 
