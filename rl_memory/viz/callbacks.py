@@ -52,10 +52,10 @@ class MemoryVizCallback(BaseCallback):
 
     Each recording runs ``n_episodes`` episodes on its own env, with seeds ``seed``,
     ``seed + 1``, ... at every recording, so figures compare across training. It logs
-    ``memory/cue_retained`` (and ``/layer{i}``) and ``memory/eval_retained_mean`` to the SB3
-    logger. The first episode's three figures go to ``<run_dir>/memory/step_<N>/`` as PNG
-    files next to ``trace.csv``, to tensorboard as images, and to wandb with the per-step
-    table and, when frames and video encoders exist, a video.
+    ``memory/cue_retained`` (and ``/layer{i}``) to the SB3 logger. The first episode's three
+    figures go to ``<run_dir>/memory/step_<N>/`` as PNG files next to ``trace.csv``, to
+    tensorboard as images, and to wandb with the per-step table and, when frames and video
+    encoders exist, a video.
 
     Args:
         env_id: the training env's id, for ``rl_memory.envs.make_env``.

@@ -34,24 +34,28 @@ def cue_retained(traces: Sequence[EpisodeTrace], layer: int | None = None) -> fl
 
 
 def memory_metrics(traces: Sequence[EpisodeTrace]) -> dict[str, float]:
-    """Return the ``memory/`` scalars that recorded episodes give, keyed as logged.
+    """Return ``memory/cue_retained`` and ``memory/cue_retained/layer{i}`` for the traces.
 
-    Keys: ``memory/cue_retained`` and ``memory/cue_retained/layer{i}`` (only when some
-    episode reached a recall step), and ``memory/eval_retained_mean``, the mean number of
-    memories a query attended over all recorded steps and layers.
+    The dict is empty when no episode reached a recall step with a cue reported.
     """
     metrics: dict[str, float] = {}
     overall = cue_retained(traces)
-    if overall is not None:
-        metrics["memory/cue_retained"] = overall
-        n_layers = max(trace.n_layers for trace in traces)
-        for index in range(n_layers):
-            traces_with_layer = [trace for trace in traces if trace.n_layers > index]
-            value = cue_retained(traces_with_layer, index)
-            if value is not None:
-                metrics[f"memory/cue_retained/layer{index}"] = value
+    if overall is None:
+        return metrics
+    metrics["memory/cue_retained"] = overall
+    n_layers = max(trace.n_layers for trace in traces)
+    for index in range(n_layers):
+        traces_with_layer = [trace for trace in traces if trace.n_layers > index]
+        value = cue_retained(traces_with_layer, index)
+        if value is not None:
+            metrics[f"memory/cue_retained/layer{index}"] = value
+    return metrics
+
+
+def mean_retained(traces: Sequence[EpisodeTrace]) -> float | None:
+    """Return the mean number of memories a query attended, over all steps and layers."""
     counts = [layer.retained() for trace in traces for layer in trace.layers]
     counts = [count for count in counts if len(count)]
-    if counts:
-        metrics["memory/eval_retained_mean"] = float(np.concatenate(counts).mean())
-    return metrics
+    if not counts:
+        return None
+    return float(np.concatenate(counts).mean())

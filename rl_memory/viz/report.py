@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from rl_memory.viz.media import FIGURE_NAMES, episode_figures, figure_to_png, write_trace_csv
-from rl_memory.viz.metrics import memory_metrics
+from rl_memory.viz.metrics import cue_retained, mean_retained
 from rl_memory.viz.trace import EpisodeTrace
 
 STYLE = """
@@ -83,15 +83,14 @@ def _format(value: Any) -> str:
 
 def summary_rows(traces: Sequence[EpisodeTrace]) -> list[tuple[str, Any]]:
     """Return the report's summary: episodes, success, recall and memory figures."""
-    metrics = memory_metrics(traces)
     successes = [t.is_success for t in traces if t.is_success is not None]
     rows: list[tuple[str, Any]] = [
         ("episodes", len(traces)),
         ("success rate", float(np.mean(successes)) if successes else None),
         ("mean episode length (steps)", float(np.mean([t.length for t in traces]))),
         ("mean return", float(np.mean([t.episode_return for t in traces]))),
-        ("cue in memory at recall (memory/cue_retained)", metrics.get("memory/cue_retained")),
-        ("mean memories per query", metrics.get("memory/eval_retained_mean")),
+        ("cue in memory at recall (memory/cue_retained)", cue_retained(traces)),
+        ("mean memories per query", mean_retained(traces)),
     ]
     return rows
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from viz_synthetic import synthetic_trace
 
-from rl_memory.viz.metrics import cue_retained, memory_metrics
+from rl_memory.viz.metrics import cue_retained, mean_retained, memory_metrics
 
 
 def test_cue_retained_counts_recalls():
@@ -28,7 +29,14 @@ def test_cue_retained_per_layer():
     assert metrics["memory/cue_retained"] == 1.0
     assert metrics["memory/cue_retained/layer0"] == 1.0
     assert metrics["memory/cue_retained/layer1"] == 0.0
-    assert metrics["memory/eval_retained_mean"] > 1.0
+
+
+def test_mean_retained_over_steps_and_layers():
+    trace = synthetic_trace(length=30, n_layers=2)
+    expected = np.mean([len(steps) for layer in trace.layers for steps in layer.memory_step])
+    assert mean_retained([trace]) == pytest.approx(expected)
+    trace.layers = []
+    assert mean_retained([trace]) is None
 
 
 def test_memory_metrics_without_recall_has_no_cue_key():

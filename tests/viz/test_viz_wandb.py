@@ -114,7 +114,6 @@ def test_training_logs_offline_run(tmp_path, wandb_home):
         "train/loss",
         "memory/cue_retained",
         "memory/cue_retained/layer1",
-        "memory/eval_retained_mean",
         "memory/memory_timeline._type",
         "memory/spans._type",
         "memory/recall_memory._type",
@@ -151,3 +150,22 @@ def test_tensorboard_gets_figures(tmp_path):
     assert "memory/memory_timeline" in events.Tags()["images"]
     assert "memory/cue_retained" in events.Tags()["scalars"]
     assert "train/loss" in events.Tags()["scalars"]
+
+
+def test_training_hook_builds_callbacks(tmp_path):
+    from stable_baselines3.common.callbacks import CallbackList
+
+    from rl_memory.config import RunConfig
+    from rl_memory.training import hooks
+    from rl_memory.viz.training_hook import RECORDED_EPISODES, viz_callback
+
+    assert hooks._hook is viz_callback, "importing rl_memory.viz installs the hook"
+    config = RunConfig()
+    config.env.id = CUE_ENV_ID
+    config.train.eval_interval = 500
+    callback = viz_callback(hooks.WandbRequest("off", config, tmp_path, "run", False))
+    assert isinstance(callback, CallbackList)
+    (viz,) = callback.callbacks
+    assert isinstance(viz, MemoryVizCallback)
+    assert viz.interval == 500
+    assert viz.n_episodes == RECORDED_EPISODES
