@@ -73,7 +73,7 @@ def check_max_steps(max_steps: Any, default: int) -> int:
 
 
 def filled_grid(width: int, height: int, wall: WorldObj) -> Grid:
-    """Create a ``width`` x ``height`` grid whose every cell holds the same wall object.
+    """Create a ``width`` x ``height`` grid with the same wall object in every cell.
 
     Sharing one wall object keeps generation of long grids fast: a corridor of length
     10,000 would otherwise create about 20,000 ``Wall`` instances at every reset. Walls
@@ -94,10 +94,10 @@ class MemoryTaskEnv(MiniGridEnv):
     """Minigrid base class of the rl-memory tasks (navigation actions, memory info keys).
 
     Subclasses implement ``_gen_grid`` (which must call ``_start_episode``) and
-    ``_on_move``. The base class counts observation indices (the reset observation is
-    index 0, the observation returned by the n-th ``step`` is index n), and builds the
-    ``info`` dictionary with ``cue_steps`` and ``recall_step`` on every step, plus
-    ``recall_correct`` and ``is_success`` on the last one.
+    ``_on_move``. Observation indices count from the reset observation (index 0); the
+    observation returned by the n-th ``step`` has index n. Every ``info`` contains
+    ``cue_steps`` and ``recall_step``, and the last one of an episode adds
+    ``recall_correct`` and ``is_success``.
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -158,7 +158,8 @@ class MemoryTaskEnv(MiniGridEnv):
         self.carrying = None
         self.step_count = 0
         self._gen_grid(self.width, self.height)
-        assert self.agent_pos != (-1, -1) and self.agent_dir >= 0, "_gen_grid must place the agent"
+        assert self.agent_pos != (-1, -1), "_gen_grid must place the agent"
+        assert self.agent_dir >= 0, "_gen_grid must set the agent's direction"
 
         self._before_observation()
         if self.render_mode == "human":

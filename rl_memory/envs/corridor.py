@@ -37,8 +37,8 @@ class CorridorEnv(MemoryTaskEnv):
 
     The agent starts at the west end of a one-cell-wide corridor of ``length`` cells,
     facing east. A ball of the cue colour sits in the wall cell to the agent's left, so it
-    is in view at the first observation; it is replaced by wall after ``cue_duration``
-    observations. At the east end a north-south hallway joins ``n_colors`` dead-end arms,
+    is in view at the first observation. After ``cue_duration`` observations the cue is
+    replaced by wall. At the east end a north-south hallway joins ``n_colors`` dead-end arms,
     each ending at a ball of a different colour (the order of the colours along the
     hallway is random). Walking into the ball whose colour matches the cue ends the
     episode with a reward, walking into another ends it with none. A memoryless agent can

@@ -83,9 +83,9 @@ class InstructionEnv(MemoryTaskEnv):
     The first observation's mission names the target, for example "go to the red key"
     (or with ``n_targets > 1`` a sequence: "go to the red key, then the blue ball").
     From observation ``instruction_duration`` on, the mission is the empty string. The
-    agent starts at the west end of a one-cell-wide corridor, facing east; ``delay``
-    cells further on it enters a 5 x 5 room holding ``n_objects`` distinct objects (keys,
-    balls and boxes of the six Minigrid colours), the targets among them. Walking into the
+    agent starts at the west end of a one-cell-wide corridor, facing east. ``delay``
+    cells further on it enters a 5 x 5 room with ``n_objects`` distinct objects: keys,
+    balls and boxes of the six Minigrid colours, the targets among them. Walking into the
     next target counts it; walking into the last one ends the episode with a reward.
     Walking into an object that is not a target ends it with none. Walking into a target
     already counted changes nothing. A memoryless agent picks the right object with

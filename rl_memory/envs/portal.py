@@ -38,9 +38,9 @@ class PortalEnv(MemoryTaskEnv):
 
     ## Description
 
-    The agent starts in a hub room whose north wall holds ``n_rooms`` portals, one per
-    colour, in random order. Each portal leads to its own room, and one room, drawn at
-    random, holds a green goal square. Stepping onto a portal moves the agent to the
+    The agent starts in a hub room with ``n_rooms`` portals along its north wall, one
+    per colour, in random order. Each portal leads to its own room, and one room, drawn at
+    random, contains a green goal square. Stepping onto a portal moves the agent to the
     arrival cell of the portal's room, facing north; each room's return portal (same
     colour, right behind the arrival cell) leads back below the hub portal. The whole
     room is in view from the arrival cell, so the agent sees at once whether the goal is

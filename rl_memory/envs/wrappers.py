@@ -123,7 +123,7 @@ class NumericObsWrapper(gym.ObservationWrapper):
 
     Args:
         env: A Minigrid environment with ``image``, ``direction`` and ``mission`` keys.
-        vocabulary: Tokenizer for the mission; the default knows the words of the
+        vocabulary: Tokenizer for the mission; the default contains the words of the
             rl-memory tasks and of Minigrid's own environments.
     """
 

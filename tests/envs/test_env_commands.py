@@ -24,3 +24,19 @@ def test_play_unknown_id_is_usage_error(capsys: pytest.CaptureFixture[str]) -> N
     assert "unknown environment id 'rl_memory/Coridor-v0'" in error
     assert "Did you mean" in error
     assert len(error.strip().splitlines()) == 1
+
+
+def test_play_ignores_actions_outside_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    from minigrid.core.actions import Actions
+    from minigrid.manual_control import ManualControl
+
+    controls: list[ManualControl] = []
+    # Record the control instead of opening the window loop.
+    monkeypatch.setattr(ManualControl, "start", lambda self: controls.append(self))
+    assert main(["play", "--env", "rl_memory/Corridor-v0", "--seed", "3"]) == 0
+    (control,) = controls
+    assert control.env.unwrapped.render_mode == "human"
+    assert control.seed == 3
+    # Stepping an env that was never reset raises, so this passes only if toggle is ignored.
+    control.step(Actions.toggle)
+    control.env.close()

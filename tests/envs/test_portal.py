@@ -54,7 +54,8 @@ def test_goal_rewards_and_restarts_trial() -> None:
     walk(env, plan_to_face(env, env.goal_pos))
     _, reward, terminated, truncated, info = env.step(2)
     assert reward == 1.0
-    assert not terminated and not truncated
+    assert not terminated
+    assert not truncated
     assert tuple(env.agent_pos) == env.start_pos
     assert info["recall_step"] == env.step_count
 
