@@ -137,7 +137,9 @@ class CorridorEnv(MemoryTaskEnv):
         )
         self.cue_duration = check_int("cue_duration", cue_duration, 1)
         self.start_jitter = check_int("start_jitter", start_jitter, 0)
-        max_steps = check_max_steps(max_steps, default_corridor_max_steps(length, n_colors))
+        max_steps = check_max_steps(
+            max_steps, default_corridor_max_steps(self.length, self.n_colors)
+        )
 
         self.corridor_row = self.n_colors
         self.hallway_x = self.length + 1
