@@ -112,10 +112,7 @@ def _eval_config(checkpoint_config: Any, args: argparse.Namespace) -> Any:
     from rl_memory.cli import UsageError
     from rl_memory.config import ConfigError, apply_overrides, set_value, validate
 
-    config = checkpoint_config
-    if args.env is not None:
-        config.env.id = args.env
-        config.env.kwargs = {}
+    changes = [] if args.env is None else [f"env.id={args.env}", "env.kwargs={}"]
     for item in args.overrides:
         if not item.strip().startswith("env."):
             raise UsageError(
@@ -123,7 +120,8 @@ def _eval_config(checkpoint_config: Any, args: argparse.Namespace) -> Any:
                 "--set env.kwargs.length=1000; the agent keeps its trained configuration"
             )
     try:
-        config = apply_overrides(config, args.overrides)
+        # apply_overrides returns a copy: the checkpoint's own config stays as stored.
+        config = apply_overrides(checkpoint_config, changes + list(args.overrides))
         if config.env.n_envs % config.ppo.batch_envs != 0:
             # batch_envs only shapes training minibatches; evaluation may use any env count.
             set_value(config, "ppo.batch_envs", 1)

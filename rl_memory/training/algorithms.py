@@ -86,9 +86,9 @@ def ppo_kwargs(config: RunConfig) -> dict[str, Any]:
 
 
 def _expire_span_ppo_class() -> type[BaseAlgorithm]:
-    from rl_memory.agents import ExpireSpanPPO  # type: ignore[attr-defined]
+    from rl_memory.agents import ExpireSpanPPO
 
-    return ExpireSpanPPO  # type: ignore[no-any-return]
+    return ExpireSpanPPO
 
 
 def build_expire_span_ppo(config: RunConfig, env: VecEnv) -> BaseAlgorithm:

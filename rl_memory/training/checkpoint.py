@@ -185,13 +185,21 @@ def check_spaces(info: CheckpointInfo, env: VecEnv, env_id: str) -> None:
 
 
 def _first_difference(stored: Any, current: Any) -> tuple[str, Any, Any]:
-    """Return the first Dict entry (as " entry 'key'") where two descriptions differ."""
+    """Return where two space descriptions differ and the differing parts, kept short.
+
+    For two Dict spaces that is the first entry that differs (as " entry 'key'"); a Dict
+    compared with another kind of space is shown by its keys only.
+    """
     stored_dict = stored.get("Dict") if isinstance(stored, dict) else None
     current_dict = current.get("Dict") if isinstance(current, dict) else None
     if isinstance(stored_dict, dict) and isinstance(current_dict, dict):
         for key in sorted(set(stored_dict) | set(current_dict)):
             if stored_dict.get(key) != current_dict.get(key):
                 return f" entry '{key}'", stored_dict.get(key), current_dict.get(key)
+    if isinstance(stored_dict, dict):
+        stored = {"Dict": sorted(stored_dict)}
+    if isinstance(current_dict, dict):
+        current = {"Dict": sorted(current_dict)}
     return "", stored, current
 
 

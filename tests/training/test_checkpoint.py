@@ -14,6 +14,7 @@ from rl_memory.config import RunConfig, apply_overrides
 from rl_memory.training import (
     CheckpointError,
     algorithm_for,
+    algorithms,
     build_agent_env,
     load_checkpoint,
     read_checkpoint,
@@ -22,8 +23,13 @@ from rl_memory.training import (
 from rl_memory.training.checkpoint import describe_space
 
 
-@pytest.fixture
-def trained(sb3_ppo_agent: None, smoke_config: RunConfig) -> tuple[BaseAlgorithm, RunConfig]:
+@pytest.fixture(params=["expire-span", "sb3-ppo"])
+def trained(
+    request: pytest.FixtureRequest, smoke_config: RunConfig, monkeypatch: pytest.MonkeyPatch
+) -> tuple[BaseAlgorithm, RunConfig]:
+    """A smoke agent after one update: ExpireSpanPPO, or SB3 PPO as any other algorithm."""
+    if request.param == "sb3-ppo":
+        monkeypatch.setitem(algorithms._REGISTRY, smoke_config.memory.kind, algorithms.SB3_PPO)
     env = build_agent_env(smoke_config, seed=0)
     model = algorithm_for(smoke_config.memory.kind).build(smoke_config, env)
     model.learn(64)
