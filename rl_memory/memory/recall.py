@@ -37,6 +37,9 @@ class RecallTaskConfig:
     train_steps: int = 300
     learning_rate: float = 3e-3
     span_learning_rate: float = 1e-2
+    span_warmup_steps: int = 0
+    """Steps at the start during which the span predictor is frozen, so that the model first
+    learns to read the key while every span is still longer than the delay."""
     eval_batches: int = 8
     seed: int = 0
 
@@ -122,7 +125,11 @@ def train_recall(memory_config: MemoryConfig, task: RecallTaskConfig) -> RecallR
     optimizer = torch.optim.Adam(groups)
 
     model.train()
-    for _ in range(task.train_steps):
+    for step in range(task.train_steps):
+        if len(groups) == 2:
+            optimizer.param_groups[1]["lr"] = (
+                0.0 if step < task.span_warmup_steps else task.span_learning_rate
+            )
         batch = make_batch(task, generator)
         logits, span_loss, _ = model(batch)
         loss = F.cross_entropy(logits, batch.target) + span_loss

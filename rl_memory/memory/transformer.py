@@ -20,7 +20,6 @@ Shapes use the letters of ``rl_memory.memory.base``.
 
 from __future__ import annotations
 
-import random
 from typing import cast
 
 import torch
@@ -287,7 +286,7 @@ class TransformerMemory(EpisodeMemory):
             self.training
             and self.expires
             and self.config.span_shortening > 0
-            and random.random() < self.config.span_shortening
+            and float(torch.rand(())) < self.config.span_shortening
         )
 
         hidden = x
