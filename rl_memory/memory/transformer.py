@@ -124,14 +124,18 @@ class TransformerMemory(EpisodeMemory):
         self._tracked_parameters = None
 
     def _build_cache(
-        self, state: MemoryState, version: tuple[tuple[int, int], ...]
+        self, state: MemoryState, version: tuple[tuple[int, int], ...], like: Tensor
     ) -> tuple[ActingCache, list[Tensor]]:
-        """Compute keys, values and spans of every stored memory with the current parameters."""
+        """Compute keys, values and spans of every stored memory with the current parameters.
+
+        The buffers take the dtype and device of ``like`` (the frames being stepped).
+        """
         layers, valids, fills = [], [], []
         for layer, hidden, step, valid in zip(
             self.memory_layers, state.hidden, state.step, state.valid, strict=True
         ):
-            hidden = hidden.detach().masked_fill(~valid.unsqueeze(2), 0.0)
+            valid, step = valid.to(like.device), step.to(like.device)
+            hidden = hidden.detach().to(like).masked_fill(~valid.unsqueeze(2), 0.0)
             with torch.no_grad():
                 key, value = layer.keys_values(hidden)
                 span = (
@@ -160,7 +164,7 @@ class TransformerMemory(EpisodeMemory):
             )
         )
         if not usable:
-            return self._build_cache(state, version)
+            return self._build_cache(state, version, like)
         assert isinstance(cache, ActingCache)
         if cache.owns_tip() and all(
             f < b.capacity for f, b in zip(cache.fill, cache.layers, strict=True)

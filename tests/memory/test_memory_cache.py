@@ -193,3 +193,15 @@ def test_selected_envs_continue_alike(make_memory) -> None:
     for t in range(10, 20):
         step_out, state, _ = memory.step(x[subset, t], state, starts[subset, t])
         assert torch.allclose(step_out, out[subset, t], atol=1e-12, rtol=0)
+
+
+def test_state_follows_module_dtype(make_memory) -> None:
+    memory = make_memory("expire-span").float()
+    state = memory.initial_state(2)
+    memory.double()
+    x = torch.randn(6, 2, 16, dtype=torch.float64)
+    no_start = torch.zeros(2, dtype=torch.bool)
+    for frame in x:
+        _, state, _ = memory.step(frame, state, no_start)
+    assert state.hidden[0].dtype == torch.float64
+    assert state.cache.layers[0].key.dtype == torch.float64
