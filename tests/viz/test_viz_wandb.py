@@ -227,3 +227,46 @@ def test_training_hook_builds_callbacks(tmp_path):
     assert isinstance(viz, MemoryVizCallback)
     assert viz.interval == 500
     assert viz.n_episodes == RECORDED_EPISODES
+
+
+class RecordingRun:
+    def __init__(self) -> None:
+        self.logged: list[tuple[dict, int]] = []
+
+    def log(self, data, step):
+        self.logged.append((data, step))
+
+
+def test_wandb_writer_sends_scalars_at_step():
+    import numpy as np
+    from stable_baselines3.common.logger import Image
+
+    from rl_memory.viz.wandb_logger import WandbWriter
+
+    run = RecordingRun()
+    writer = WandbWriter(WandbOutput(run, "offline"))
+    values = {
+        "train/loss": np.float32(0.5),
+        "time/fps": 120,
+        "memory/span_mean": torch.tensor(3.0),
+        "memory/memory_timeline": Image(np.zeros((4, 4, 3), dtype=np.uint8), "HWC"),
+        "train/n_updates": 7,
+    }
+    excluded = {key: None for key in values}
+    excluded["train/n_updates"] = ("wandb",)
+    writer.write(values, excluded, step=2048)
+    ((data, step),) = run.logged
+    assert step == 2048
+    assert data == {"train/loss": 0.5, "time/fps": 120, "memory/span_mean": 3.0}
+
+
+def test_video_skipped_without_encoders(monkeypatch, caplog):
+    import rl_memory.viz.wandb_logger as wandb_logger
+
+    monkeypatch.setattr(wandb_logger, "MEDIA_PACKAGES", ("no_such_media_package",))
+    output = WandbOutput(RecordingRun(), "offline")
+    with caplog.at_level("INFO", logger="rl_memory.viz.wandb_logger"):
+        assert not output.video_encoders_available()
+        assert not output.video_encoders_available()
+    skipped = [r for r in caplog.records if "videos are skipped" in r.getMessage()]
+    assert len(skipped) == 1
