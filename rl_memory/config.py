@@ -99,6 +99,11 @@ class TrainConfig:
     """Episodes per evaluation, including the final one."""
     checkpoint_interval: int = 50_000
     """Environment steps between writes of checkpoints/latest.zip; 0 writes it only at the end."""
+    torch_threads: int = 1
+    """CPU threads for torch (``torch.set_num_threads``); 0 keeps torch's default.
+
+    The agents' networks are small, so extra threads mostly contend with the envs and with
+    other processes for the cores."""
 
 
 @dataclass
@@ -191,6 +196,7 @@ FIELD_RANGES: dict[str, Range] = {
     # checkpoint by.
     "train.eval_episodes": Range(low=100),
     "train.checkpoint_interval": NON_NEGATIVE,
+    "train.torch_threads": NON_NEGATIVE,
 }
 
 _TRUE_WORDS = ("true", "yes", "on", "1")

@@ -154,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     from rl_memory.cli import UsageError
     from rl_memory.training import (
         RunError,
+        apply_torch_threads,
         build_agent_env,
         evaluate,
         evaluation_record,
@@ -171,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         config = _eval_config(info.config, args)
         output = _output_path(args, run_dir, checkpoint, config.env.id)
         seed = args.seed if args.seed is not None else config.train.seed + EVAL_SEED_OFFSET
+        apply_torch_threads(config)
         env = build_agent_env(config, seed)
         try:
             model = load_checkpoint(checkpoint, env, args.device, info, config.env.id)

@@ -21,7 +21,7 @@ from rl_memory.training.errors import CheckpointError, EnvSetupError, RunDirErro
 from rl_memory.training.evaluation import MIN_FINAL_EPISODES, EvalResult, evaluate
 from rl_memory.training.hooks import WandbRequest, set_wandb_hook
 from rl_memory.training.run_dir import RunDirectory, default_run_dir
-from rl_memory.training.trainer import evaluation_record, resume, train
+from rl_memory.training.trainer import apply_torch_threads, evaluation_record, resume, train
 
 __all__ = [
     "MIN_FINAL_EPISODES",
@@ -36,6 +36,7 @@ __all__ = [
     "WandbRequest",
     "algorithm_for",
     "algorithm_kinds",
+    "apply_torch_threads",
     "build_agent_env",
     "build_vec_env",
     "default_run_dir",

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
@@ -155,6 +156,12 @@ def _next_multiple(steps: int, interval: int) -> int | None:
     return None if interval <= 0 else (steps // interval + 1) * interval
 
 
+def apply_torch_threads(config: RunConfig) -> None:
+    """Set torch's CPU thread count from ``train.torch_threads`` (0 leaves it unchanged)."""
+    if config.train.torch_threads > 0:
+        torch.set_num_threads(config.train.torch_threads)
+
+
 def _build_envs(config: RunConfig) -> tuple[VecEnv, VecEnv]:
     seed = config.train.seed
     train_env = build_agent_env(config, seed)
@@ -198,6 +205,7 @@ def train(
     """
     validate(config)
     run = RunDirectory.check_new(run_dir)
+    apply_torch_threads(config)
     train_env, eval_env = _build_envs(config)
     try:
         model = _build_model(config, train_env)
@@ -242,6 +250,7 @@ def resume(
             f"run {run_dir} already has {info.num_timesteps} env steps, and train.total_steps "
             f"is {config.train.total_steps}; pass --total-steps larger than {info.num_timesteps}"
         )
+    apply_torch_threads(config)
     train_env, eval_env = _build_envs(config)
     try:
         model = load_checkpoint(
