@@ -15,9 +15,9 @@ optional values, tuples, and the free-form ``env.kwargs`` mapping) and against t
 ``FIELD_RANGES``. Every failure raises ``ConfigError`` with a one-line message that names the
 key, the value, the allowed values and how to fix it.
 
-Presets are the YAML files in ``rl_memory/configs/`` (shipped as package data, so they are
-found in editable and regular installs alike); the repository's top-level ``configs/`` is a
-symbolic link to that folder.
+Presets are the YAML files in ``rl_memory/configs/``. They ship as package data, so editable
+and regular installs find them alike. The repository's top-level ``configs/`` is a symbolic
+link to that folder.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class TrainConfig:
 
 @dataclass
 class LogConfig:
-    """Where metrics go besides the progress lines and metrics.csv."""
+    """Metric outputs besides the progress lines and metrics.csv."""
 
     wandb: WandbMode = "auto"
     """'auto' is 'offline' when wandb is installed and 'off' otherwise (WANDB_MODE wins)."""

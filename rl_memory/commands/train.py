@@ -170,10 +170,10 @@ def _config_for_env_id(name: str) -> Any:
 def _check_resume_options(args: argparse.Namespace) -> None:
     from rl_memory.cli import UsageError
 
-    given = [option for option in _FIXED_ON_RESUME if getattr(args, option) not in (None, [])]
-    if given:
+    fixed = [option for option in _FIXED_ON_RESUME if getattr(args, option) not in (None, [])]
+    if fixed:
         flags = ", ".join(
-            "--set" if o == "overrides" else "--" + o.replace("_", "-") for o in given
+            "--set" if o == "overrides" else "--" + o.replace("_", "-") for o in fixed
         )
         raise UsageError(
             f"{flags} cannot be used with --resume: a resumed run keeps the configuration "
@@ -214,9 +214,9 @@ def run(args: argparse.Namespace) -> int:
 def print_summary(record: dict[str, Any]) -> None:
     """Print an evaluation record as indented JSON after a one-line headline."""
     success = record.get("success_rate")
-    shown = "n/a" if success is None else f"{success:.3f}"
+    success_text = "n/a" if success is None else f"{success:.3f}"
     print(
-        f"evaluation over {record['episodes']} episodes: success rate {shown}, "
+        f"evaluation over {record['episodes']} episodes: success rate {success_text}, "
         f"mean return {record['mean_return']:.3f}"
     )
     print(json.dumps(record, indent=2))

@@ -1,6 +1,6 @@
 """Which algorithm trains which memory: a registry keyed by ``memory.kind``.
 
-Every entry says how to build a fresh agent from a ``RunConfig`` and a VecEnv, and which
+Every entry defines how to build a fresh agent from a ``RunConfig`` and a VecEnv, and which
 SB3 algorithm class loads its checkpoints. The transformer memories ("expire-span",
 "transformer-xl", "all", "none") all train with ``ExpireSpanPPO``. Baselines such as an LSTM
 (sb3-contrib ``RecurrentPPO``) or frame stacking (SB3 ``PPO`` on a ``VecFrameStack``)

@@ -8,7 +8,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 
 class ScheduledWork(Protocol):
-    """What the callback drives: the trainer's session implements it."""
+    """Work the callback triggers; the trainer's session implements it."""
 
     def on_update_boundary(self, num_timesteps: int) -> None:
         """Run the evaluations and checkpoints that are due at ``num_timesteps`` env steps."""
@@ -17,7 +17,7 @@ class ScheduledWork(Protocol):
 class ScheduleCallback(BaseCallback):
     """Call ``work.on_update_boundary`` at the start of every rollout.
 
-    At that point the previous update has finished, so a checkpoint holds parameters and
+    At that point the previous update has finished, so a checkpoint contains parameters and
     optimizer state that have seen every env step counted in ``num_timesteps``, and an
     evaluation measures the agent those steps trained.
     """

@@ -38,7 +38,7 @@ _REQUIRED_ENTRIES = ("data", "policy.pth", METADATA_ENTRY)
 
 @dataclass
 class CheckpointInfo:
-    """What ``rl_memory.yaml`` inside a checkpoint records."""
+    """Contents of the ``rl_memory.yaml`` entry of a checkpoint."""
 
     path: Path
     config: RunConfig
@@ -108,7 +108,7 @@ def save_checkpoint(
     }
     saved = io.BytesIO()
     model.save(saved)
-    # Copy SB3's entries into a new archive rather than appending to it, so the file holds
+    # Copy SB3's entries into a new archive rather than appending to it, so the file has
     # one central directory only.
     combined = io.BytesIO()
     with zipfile.ZipFile(saved) as source, zipfile.ZipFile(combined, "w") as target:
@@ -187,7 +187,7 @@ def check_spaces(info: CheckpointInfo, env: VecEnv, env_id: str) -> None:
 def _first_difference(stored: Any, current: Any) -> tuple[str, Any, Any]:
     """Return where two space descriptions differ and the differing parts, kept short.
 
-    For two Dict spaces that is the first entry that differs (as " entry 'key'"); a Dict
+    For two Dict spaces, that is the first entry that differs (as " entry 'key'"). A Dict
     compared with another kind of space is shown by its keys only.
     """
     stored_dict = stored.get("Dict") if isinstance(stored, dict) else None

@@ -67,7 +67,7 @@ def build_agent_env(config: RunConfig, seed: int, n_envs: int | None = None) -> 
     """Build the VecEnv of ``config.env`` with the wrappers that the run's algorithm adds.
 
     Training, evaluation and checkpoint loading all build their envs here, so the agent
-    always sees the same observations.
+    receives the same observations in all three.
     """
     spec = algorithm_for(config.memory.kind)
     return spec.wrap_env(build_vec_env(config.env, seed, n_envs), config)

@@ -41,7 +41,7 @@ _WANDB_MODE_ENV = {
 
 @dataclass(frozen=True)
 class WandbRequest:
-    """What the wandb hook needs to start a run."""
+    """Arguments of the wandb hook: the mode and the run it logs."""
 
     mode: ResolvedWandbMode
     config: RunConfig

@@ -87,7 +87,7 @@ class RunDirectory:
 
     @classmethod
     def open_existing(cls, path: Path) -> RunDirectory:
-        """Return an existing run folder that holds a config and a latest checkpoint.
+        """Return an existing run folder that contains a config and a latest checkpoint.
 
         Raises:
             RunDirError: If the folder, its config.yaml or checkpoints/latest.zip is missing.

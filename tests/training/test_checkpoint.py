@@ -9,6 +9,7 @@ import pytest
 import torch
 from stable_baselines3.common import save_util
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.logger import Logger
 
 from rl_memory.config import RunConfig, apply_overrides
 from rl_memory.training import (
@@ -32,6 +33,7 @@ def trained(
         monkeypatch.setitem(algorithms._REGISTRY, smoke_config.memory.kind, algorithms.SB3_PPO)
     env = build_agent_env(smoke_config, seed=0)
     model = algorithm_for(smoke_config.memory.kind).build(smoke_config, env)
+    model.set_logger(Logger(folder=None, output_formats=[]))  # no SB3-* folder in /tmp
     model.learn(64)
     return model, smoke_config
 
@@ -70,10 +72,10 @@ def test_load_unpickles_nothing(
     path = tmp_path / "latest.zip"
     save(model, config, path)
 
-    def refuse(*args: object, **kwargs: object) -> None:
+    def fail_on_unpickle(*args: object, **kwargs: object) -> None:
         raise AssertionError("cloudpickle.loads was called")
 
-    monkeypatch.setattr(save_util.cloudpickle, "loads", refuse)
+    monkeypatch.setattr(save_util.cloudpickle, "loads", fail_on_unpickle)
     loaded = load_checkpoint(path, build_agent_env(config, seed=1))
     assert loaded.num_timesteps == 64
 
