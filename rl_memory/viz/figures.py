@@ -1,4 +1,4 @@
-"""Figures of what an agent kept in memory during one episode (matplotlib, Agg backend).
+"""Figures of what an agent kept in memory during one episode (matplotlib).
 
 - ``plot_memory_timeline``: per layer, which frames (memory step) each query (query step)
   could still attend to, coloured by the Expire-Span mask m_ti;
@@ -8,17 +8,14 @@
   the attention weight the query gave each.
 
 Every function takes an ``EpisodeTrace`` and returns a ``matplotlib.figure.Figure`` built
-without pyplot, so figures can be made from any thread and are freed with the object.
+without pyplot, so no GUI backend is needed or changed, and figures are freed with the
+object (``fig.savefig`` renders with Agg).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-
-import matplotlib
-
-matplotlib.use("Agg")
 
 import numpy as np
 from matplotlib.axes import Axes
