@@ -4,7 +4,7 @@ A run is configured by one ``RunConfig``. Its sections map one-to-one onto the t
 keys of a YAML file::
 
     env:      {id: rl_memory/Corridor-v0, kwargs: {length: 20}, n_envs: 16, vec_env: dummy}
-    memory:   MemoryConfig (rl_memory.memory.base)
+    memory:   AgentMemoryConfig (MemoryConfig of rl_memory.memory.base, plus the baselines)
     encoder:  EncoderConfig (rl_memory.agents.encoder)
     ppo:      {learning_rate: 3.0e-4, n_steps: 128, ...}
     train:    {total_steps: 200000, seed: 0, ...}
@@ -40,6 +40,7 @@ from rl_memory.agents.encoder import EncoderConfig
 from rl_memory.memory.base import MemoryConfig
 
 VecEnvKind = Literal["dummy", "subproc"]
+AgentMemoryKind = Literal["expire-span", "transformer-xl", "all", "none", "lstm", "frame-stack"]
 WandbMode = Literal["auto", "off", "offline", "online"]
 
 PRESETS_PACKAGE = "rl_memory"
@@ -116,11 +117,26 @@ class LogConfig:
 
 
 @dataclass
+class AgentMemoryConfig(MemoryConfig):
+    """The ``memory`` section: a transformer episode memory, or the memory of a baseline.
+
+    'expire-span', 'transformer-xl' and 'all' train ``ExpireSpanPPO``; 'lstm' trains
+    sb3-contrib's ``RecurrentPPO`` with LSTMs of ``d_model`` units and ``n_layers`` layers;
+    'frame-stack' and 'none' train SB3's ``PPO`` (see ``rl_memory.agents.baselines``).
+    """
+
+    kind: AgentMemoryKind = "expire-span"  # type: ignore[assignment]
+    frame_stack: int = 0
+    """Observations stacked by the 'frame-stack' baseline; 0 picks length + 2 * n_colors + 4
+    for a corridor."""
+
+
+@dataclass
 class RunConfig:
     """Everything that defines a training run; saved in every run folder and checkpoint."""
 
     env: EnvConfig = field(default_factory=EnvConfig)
-    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    memory: AgentMemoryConfig = field(default_factory=AgentMemoryConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -173,6 +189,7 @@ FIELD_RANGES: dict[str, Range] = {
     "memory.span_predivide": POSITIVE,
     "memory.span_shortening": UNIT,
     "memory.window": AT_LEAST_ONE,
+    "memory.frame_stack": NON_NEGATIVE,
     "memory.max_relative_position": AT_LEAST_ONE,
     "encoder.features_dim": AT_LEAST_ONE,
     "encoder.embedding_dim": AT_LEAST_ONE,

@@ -20,7 +20,7 @@ from typing import Any
 
 DEFAULT_ENV = "corridor"
 DEFAULT_RUNS_ROOT = Path("runs")
-MEMORY_KINDS = ("expire-span", "transformer-xl", "all", "none")
+MEMORY_KINDS = ("expire-span", "transformer-xl", "all", "lstm", "frame-stack", "none")
 WANDB_MODES = ("off", "offline", "online")
 
 # Options that define the run; a resumed run keeps the values saved in its folder.
@@ -82,7 +82,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--memory",
         choices=MEMORY_KINDS,
-        help="episode memory of the agent (default: memory.kind of the preset, expire-span)",
+        help="memory of the agent: expire-span, transformer-xl and all train ExpireSpanPPO; "
+        "the baselines lstm (RecurrentPPO), frame-stack and none (SB3 PPO) use the same "
+        "observation encoder (default: memory.kind of the preset, expire-span)",
     )
     parser.add_argument(
         "--wandb",

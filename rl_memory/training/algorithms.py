@@ -2,10 +2,10 @@
 
 Every entry defines how to build a fresh agent from a ``RunConfig`` and a VecEnv, and which
 SB3 algorithm class loads its checkpoints. The transformer memories ("expire-span",
-"transformer-xl", "all", "none") all train with ``ExpireSpanPPO``. Baselines such as an LSTM
-(sb3-contrib ``RecurrentPPO``) or frame stacking (SB3 ``PPO`` on a ``VecFrameStack``)
-register their own entry with ``register_algorithm``; ``wrap_env`` is where an entry adds
-VecEnv wrappers it needs.
+"transformer-xl", "all") train with ``ExpireSpanPPO``. The baselines of
+``rl_memory.agents.baselines`` ("lstm": sb3-contrib ``RecurrentPPO``; "frame-stack": SB3
+``PPO`` on a ``VecFrameStack``; "none": SB3 ``PPO``) have their own entries; ``wrap_env`` is
+where an entry adds VecEnv wrappers it needs.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
+from rl_memory.agents import baselines
 from rl_memory.config import RunConfig
 from rl_memory.training.errors import RunError
 
@@ -143,5 +144,23 @@ SB3_PPO = AlgorithmSpec(algorithm_class=_sb3_ppo_class, build=build_sb3_ppo)
 
 EXPIRE_SPAN_PPO = AlgorithmSpec(algorithm_class=_expire_span_ppo_class, build=build_expire_span_ppo)
 
-for _kind in ("expire-span", "transformer-xl", "all", "none"):
+for _kind in ("expire-span", "transformer-xl", "all"):
     register_algorithm(_kind, EXPIRE_SPAN_PPO)
+
+register_algorithm(
+    "lstm",
+    AlgorithmSpec(
+        algorithm_class=baselines.recurrent_ppo_class, build=baselines.build_recurrent_ppo
+    ),
+)
+register_algorithm(
+    "frame-stack",
+    AlgorithmSpec(
+        algorithm_class=baselines.ppo_class,
+        build=baselines.build_frame_stack_ppo,
+        wrap_env=baselines.wrap_frame_stack,
+    ),
+)
+register_algorithm(
+    "none", AlgorithmSpec(algorithm_class=baselines.ppo_class, build=baselines.build_ppo)
+)
