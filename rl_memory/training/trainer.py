@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -184,6 +185,7 @@ def train(
     run_dir: Path,
     run_name: str | None = None,
     progress: TextIO | None = None,
+    callbacks: Sequence[BaseCallback] = (),
 ) -> dict[str, Any]:
     """Train a new agent in a new run folder and evaluate it.
 
@@ -195,6 +197,8 @@ def train(
         run_dir: The run folder; it must not exist or be empty.
         run_name: Name shown by the wandb hook (defaults to the folder name).
         progress: Stream for progress lines, or None.
+        callbacks: Extra SB3 callbacks for ``learn``; one that stops training early still
+            gets the final checkpoint and evaluation.
 
     Returns:
         The final evaluation record, as written to eval.json.
@@ -211,7 +215,7 @@ def train(
         model = _build_model(config, train_env)
         run.create(config)
         session = _Session(config, run, model, train_env, eval_env, 0.0, best=None)
-        return _learn(session, run_name or run.path.name, progress, resume=False)
+        return _learn(session, run_name or run.path.name, progress, False, callbacks)
     finally:
         train_env.close()
         eval_env.close()
@@ -275,7 +279,11 @@ def _stored_best(run: RunDirectory) -> dict[str, Any] | None:
 
 
 def _learn(
-    session: _Session, run_name: str, progress: TextIO | None, resume: bool
+    session: _Session,
+    run_name: str,
+    progress: TextIO | None,
+    resume: bool,
+    extra_callbacks: Sequence[BaseCallback] = (),
 ) -> dict[str, Any]:
     config, run, model = session.config, session.run, session.model
     model.set_logger(
@@ -286,7 +294,7 @@ def _learn(
             progress,
         )
     )
-    callbacks: list[BaseCallback] = [ScheduleCallback(session)]
+    callbacks: list[BaseCallback] = [ScheduleCallback(session), *extra_callbacks]
     mode = resolve_wandb_mode(config.log.wandb)
     extra = wandb_callback(WandbRequest(mode, config, run.path, run_name, resume))
     if extra is not None:
