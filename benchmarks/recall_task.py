@@ -6,9 +6,12 @@ ones) and then measured on fresh sequences: accuracy, the key's span, the mean s
 unmarked frames, and the memories the query attends to. Keeping all memories would mean
 D + 1 or more at the query; chance accuracy is 1 / n_tokens = 0.25.
 
-Settings per delay: ``max_span = 2 D``, ``ramp = max(4, D // 8)``, spans start at 0.6 of
-``max_span``, and the span predictor stays frozen for the first ``--span-warmup`` steps so
-that the model learns to read the key before any span shrinks.
+Settings per delay: ``max_span = 2 D``, ``ramp = max(4, D // 4)``, spans start at 0.6 of
+``max_span``. The span predictor's learning rate is ``min(3e-3, 0.3 / D)``, because a key
+span that moves faster falls through its ramp before the task gradient can hold it, and it
+stays frozen for the first ``--span-warmup`` steps and until the running training accuracy
+reaches ``--warmup-accuracy``, so that the model learns to read the key before any span
+shrinks.
 
 Usage:
     python benchmarks/recall_task.py                      # D = 10, 30, 100, 300, 1000
@@ -29,14 +32,16 @@ from rl_memory.memory.recall import RecallTaskConfig, recall_memory_config, trai
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--delays", type=int, nargs="+", default=[10, 30, 100, 300, 1000])
-    parser.add_argument("--steps", type=int, default=400, help="training steps per delay")
+    parser.add_argument("--steps", type=int, default=600, help="training steps per delay")
     parser.add_argument("--span-warmup", type=int, default=150, help="steps with frozen spans")
-    parser.add_argument("--span-lr", type=float, default=3e-3, help="span predictor learning rate")
+    parser.add_argument(
+        "--warmup-accuracy", type=float, default=0.9, help="training accuracy that unfreezes spans"
+    )
     parser.add_argument(
         "--long-delay", type=int, default=300, help="from this delay on, use --long-batch"
     )
     parser.add_argument("--batch", type=int, default=16, help="sequences per step")
-    parser.add_argument("--long-batch", type=int, default=4, help="sequences per step, long delays")
+    parser.add_argument("--long-batch", type=int, default=8, help="sequences per step, long delays")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the results to this JSON file")
     return parser.parse_args()
@@ -56,11 +61,12 @@ def main() -> None:
             delay=delay,
             batch_size=args.long_batch if delay >= args.long_delay else args.batch,
             train_steps=args.steps,
-            span_learning_rate=args.span_lr,
+            span_learning_rate=min(3e-3, 0.3 / delay),
             span_warmup_steps=args.span_warmup,
+            span_warmup_accuracy=args.warmup_accuracy,
             seed=args.seed,
         )
-        config = recall_memory_config(delay, ramp=max(4, delay // 8))
+        config = recall_memory_config(delay)
         started = time.perf_counter()
         result = train_recall(config, task)
         seconds = time.perf_counter() - started
