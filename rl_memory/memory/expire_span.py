@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -46,7 +47,7 @@ class SpanPredictor(nn.Module):
         Returns:
             [...] spans in steps, in (0, max_span).
         """
-        logit = self.linear(hidden).squeeze(-1) / self.predivide
+        logit = F.linear(hidden, self.linear.weight, self.linear.bias).squeeze(-1) / self.predivide
         return self.max_span * torch.sigmoid(logit)
 
 
