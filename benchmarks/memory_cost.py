@@ -216,10 +216,13 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--window", type=int, default=64, help="Transformer-XL window, in frames")
     parser.add_argument(
-        "--max-history", type=int, default=100_000, help="longest history, in frames"
+        "--max-history", type=int, default=100_000, help="maximum history, in frames"
     )
     parser.add_argument(
-        "--all-max-real", type=int, default=10_000, help="all-memories: longest stepped history"
+        "--all-max-real",
+        type=int,
+        default=10_000,
+        help="all-memories: maximum history reached by stepping, in frames",
     )
     parser.add_argument("--timed-steps", type=int, default=300, help="steps timed at each history")
     parser.add_argument(

@@ -70,7 +70,7 @@ def main() -> None:
         started = time.perf_counter()
         result = train_recall(config, task)
         seconds = time.perf_counter() - started
-        # The query frame sees the key window's frames after the key, the delay, and itself.
+        # Without expiry the query attends to every frame up to itself: D + 1 to D + key_window.
         all_memories = f"{delay + 1}..{delay + task.key_window}"
         lines.append(
             f"| {delay:,} | {result.accuracy:.2f} | {result.key_span:.1f} | "

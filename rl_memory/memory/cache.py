@@ -2,9 +2,9 @@
 
 Every env adds exactly one frame per step, so all envs of a layer write the same buffer
 column (``fill``). Pruned memories and cleared episodes leave holes that ``valid`` marks;
-compaction copies the valid entries of each env to the front of new buffers, at most once
-every few steps (amortised O(1) per step), so the padded memory axis stays close to the
-largest number of memories any env keeps instead of growing with episode length.
+compaction copies the valid entries of each env to the front of new buffers. It runs at
+most once every few steps (amortised O(1) per step), so the padded memory axis stays close
+to the largest number of memories any env keeps instead of growing with episode length.
 
 States returned by consecutive steps share these buffers. Two rules keep every state
 read-only: columns below a state's ``fill`` are never written again, and only the newest
@@ -51,7 +51,7 @@ class Lineage:
 
 @dataclass
 class ActingCache:
-    """What a state carries beyond the contract fields: buffers, fills and a version tag."""
+    """The acting part of a state beyond the contract fields: buffers, fills and a version tag."""
 
     layers: list[LayerBuffers]
     fill: list[int]

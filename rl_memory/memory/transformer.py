@@ -5,7 +5,7 @@ which the acting cache keeps:
 
 - ``expire-span``: memory i is seen with the soft mask ``m = clamp(1 + (e_i - age) / R, 0, 1)``
   and dropped from the cache once ``m`` is 0 for the next query (ages only grow, so it stays 0).
-- ``transformer-xl``: the query sees its own frame and the previous ``window`` frames; the
+- ``transformer-xl``: the query attends to its own frame and the previous ``window`` frames; the
   cache keeps exactly the last ``window`` frames.
 - ``all``: every frame of the episode is kept.
 
