@@ -71,9 +71,10 @@ def timeline_image(layer: LayerTrace, max_pixels: int = MAX_TIMELINE_PIXELS) -> 
     """Bin a layer's masks into a [query step, memory step] image of at most ``max_pixels``².
 
     Cell (t, j) is the mask of memory j for the query of step t: 0 where memory j was
-    expired or deleted, NaN where j > t (not observed yet). A binned pixel holds the mean
-    over the cells of its bin that were observed. The current frame counts as a memory only
-    if the query attended to it.
+    expired or deleted, NaN where j > t (not observed yet). The current frame counts as a
+    memory only if the query attended to it. A binned pixel holds the maximum over the
+    observed cells of its bin, so that a band of memories narrower than a pixel stays dark
+    instead of fading into the white of expired cells.
 
     Args:
         layer: one layer of a trace with T steps.
@@ -86,19 +87,17 @@ def timeline_image(layer: LayerTrace, max_pixels: int = MAX_TIMELINE_PIXELS) -> 
     length = len(layer.memory_step)
     bin_size = max(1, math.ceil(length / max_pixels))
     n_bins = math.ceil(length / bin_size)
-    sums = np.zeros((n_bins, n_bins))
-    counts = np.zeros((n_bins, n_bins))
+    maxima = np.zeros((n_bins, n_bins))
+    observed = np.zeros((n_bins, n_bins), dtype=bool)
     bin_start = np.arange(n_bins) * bin_size
-    bin_width = np.minimum(bin_size, length - bin_start)
     for t in range(length):
         row = t // bin_size
         steps, mask = layer.memory_step[t], layer.mask[t]
-        sums[row] += np.bincount(steps // bin_size, weights=mask, minlength=n_bins)[:n_bins]
-        counts[row] += np.clip(t - bin_start, 0, bin_width)  # memories j < t
+        np.maximum.at(maxima[row], steps // bin_size, mask)
+        observed[row] |= bin_start < t  # the bin holds some memory j < t
         if np.any(steps == t):
-            counts[row, t // bin_size] += 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+            observed[row, t // bin_size] = True
+    return np.where(observed, maxima, np.nan)
 
 
 def _runs(values: np.ndarray) -> list[tuple[int, int]]:
@@ -212,7 +211,7 @@ def plot_memory_timeline(trace: EpisodeTrace, max_pixels: int = MAX_TIMELINE_PIX
 
     A dark row segment shows the frames that query could still attend to; the white
     triangle below the diagonal shows expired (deleted) memories. Episodes longer than
-    ``max_pixels`` steps are shown binned, each pixel the mean mask of its bin.
+    ``max_pixels`` steps are shown binned, each pixel the maximum mask of its bin.
     """
     _require_layers(trace)
     n_layers = trace.n_layers
@@ -226,7 +225,7 @@ def plot_memory_timeline(trace: EpisodeTrace, max_pixels: int = MAX_TIMELINE_PIX
         ax.set_visible(False)
     label = "mask $m_{ti}$ (0 = expired, 1 = kept)"
     if bin_size > 1:
-        label += "\nmean over the steps of a pixel"
+        label += "\nmaximum over the steps of a pixel"
     bar = fig.colorbar(artist, ax=list(axes[:n_layers]), shrink=0.8, pad=0.02)
     bar.set_label(label)
     bar.set_ticks([0.0, 0.5, 1.0], labels=["0 expired", "0.5 on ramp", "1 kept"])
@@ -252,11 +251,14 @@ def _episode_title(trace: EpisodeTrace) -> str:
     return f"{name}, {trace.length} steps{outcome}"
 
 
+MAX_SPAN_POINTS = 400
+"""Longer episodes show spans binned: the mean per bin and a band from its min to its max."""
+
+
 def _draw_span_lines(ax: Axes, trace: EpisodeTrace) -> tuple[list, float]:
     """Plot each layer's spans with the cue frames as dots; return handles and the top span."""
-    steps = np.arange(trace.length)
     cues = [c for c in sorted(set(trace.cue_steps)) if c < trace.length]
-    marker = "." if trace.length <= 200 else None
+    bin_size = max(1, math.ceil(trace.length / MAX_SPAN_POINTS))
     handles: list = []
     top = 0.0
     for index, layer in enumerate(trace.layers):
@@ -265,36 +267,74 @@ def _draw_span_lines(ax: Axes, trace: EpisodeTrace) -> tuple[list, float]:
             continue
         colour = LAYER_COLOURS[index % len(LAYER_COLOURS)]
         label = f"span $e_i$, layer {index}"
-        (line,) = ax.plot(steps, spans, color=colour, lw=1.2, label=label, marker=marker, ms=4)
+        if bin_size == 1:
+            marker = "." if trace.length <= 200 else None
+            handles += ax.plot(spans, color=colour, lw=1.2, label=label, marker=marker, ms=4)
+        else:
+            handles += _draw_binned_spans(ax, spans, bin_size, colour, label)
         ax.plot(cues, spans[cues], ls="", marker="o", ms=8, mfc=CUE_COLOUR, mec=colour, mew=1.5)
-        handles.append(line)
         top = max(top, float(np.nanmax(spans)))
     return handles, top
+
+
+def _draw_binned_spans(ax: Axes, spans: np.ndarray, bin_size: int, colour: str, label: str) -> list:
+    """Draw the mean span of each bin of ``bin_size`` frames and a min-max band around it."""
+    n_bins = math.ceil(len(spans) / bin_size)
+    padded = np.full(n_bins * bin_size, np.nan)
+    padded[: len(spans)] = spans
+    binned = padded.reshape(n_bins, bin_size)  # [bins, frames per bin]
+    centres = np.arange(n_bins) * bin_size + (bin_size - 1) / 2
+    with np.errstate(invalid="ignore"):
+        low, mean, high = (np.nanmin(binned, 1), np.nanmean(binned, 1), np.nanmax(binned, 1))
+    ax.fill_between(centres, low, high, color=colour, alpha=0.25, lw=0)
+    label += f" (mean; band: min to max over {bin_size} frames)"
+    return ax.plot(centres, mean, color=colour, lw=1.2, label=label)
+
+
+LOG_SCALE_RATIO = 20.0
+"""The span axis is logarithmic when the longest span exceeds the median by this factor."""
+
+
+def _draw_needed_span(ax: Axes, trace: EpisodeTrace, log_scale: bool) -> list:
+    """Draw the span each frame needs to reach the recall step, and the recall step."""
+    recall = trace.recall_step
+    frames = np.arange(recall if log_scale else recall + 1)  # the log axis cannot show 0
+    label = f"span needed to reach the recall step: {recall} − i"
+    handles = ax.plot(frames, recall - frames, color="black", ls="--", lw=1.0, label=label)
+    ax.axvline(recall, color=RECALL_COLOUR, lw=1.2, ls="--")
+    label = f"recall needed (step {recall})"
+    return [*handles, Line2D([], [], color=RECALL_COLOUR, ls="--", label=label)]
+
+
+def _span_axis_limits(trace: EpisodeTrace, top: float) -> tuple[bool, float, float]:
+    """Return (log scale?, bottom, top) of the span axis."""
+    spans = np.concatenate([layer.spans() for layer in trace.layers] or [np.zeros(0)])
+    spans = spans[np.isfinite(spans) & (spans > 0)]
+    if trace.has_recall:
+        top = max(top, float(trace.recall_step))
+    if len(spans) and top > LOG_SCALE_RATIO * float(np.median(spans)):
+        return True, float(spans.min()) / 2, top * 2
+    return False, 0.0, 1.15 * max(top, 1.0)
 
 
 def plot_spans(trace: EpisodeTrace) -> Figure:
     """Plot the span e_i predicted for each frame i, per layer, along the episode.
 
     The dashed diagonal is the span a frame needs to still be in memory at the recall step
-    (recall step - i): frames whose span lies above it were kept until the recall.
+    (recall step - i): frames whose span lies above it were kept until the recall. When a
+    few spans (typically the cue's) are far longer than the rest, the span axis is
+    logarithmic so that the short spans stay visible.
     """
     fig = Figure(figsize=(9.0, 4.8), layout="constrained")
     ax = fig.subplots()
     span_handles, top = _draw_span_lines(ax, trace)
+    log_scale, bottom, top = _span_axis_limits(trace, top)
     handles = list(span_handles)
     cue = _mark_cue_columns(ax, trace)
     if cue is not None:
         handles.append(cue)
     if trace.has_recall:
-        recall = trace.recall_step
-        needed = np.arange(recall + 1)
-        label = f"span needed to reach the recall step: {recall} − i"
-        handles += ax.plot(needed, recall - needed, color="black", ls="--", lw=1.0, label=label)
-        ax.axvline(recall, color=RECALL_COLOUR, lw=1.2, ls="--")
-        label = f"recall needed (step {recall})"
-        handles.append(Line2D([], [], color=RECALL_COLOUR, ls="--", label=label))
-        top = max(top, float(recall))
-    top = 1.15 * max(top, 1.0)
+        handles += _draw_needed_span(ax, trace, log_scale)
     if trace.max_span is not None:
         label = f"maximum span $L_{{max}}$ = {trace.max_span:g}"
         if trace.max_span <= top:
@@ -314,10 +354,12 @@ def plot_spans(trace: EpisodeTrace) -> Figure:
             fontsize=12,
             color="#555555",
         )
+    if log_scale:
+        ax.set_yscale("log")
     ax.set_xlim(-0.5, trace.length - 0.5)
-    ax.set_ylim(0, top)
+    ax.set_ylim(bottom, top)
     ax.set_xlabel("frame step i")
-    ax.set_ylabel("predicted span $e_i$ (steps)")
+    ax.set_ylabel(f"predicted span $e_i$ (steps{', log scale' if log_scale else ''})")
     ax.grid(alpha=0.3)
     ax.legend(handles=handles, loc="upper right", fontsize=8, framealpha=0.9)
     ax.set_title(f"Predicted span of each frame: {_episode_title(trace)}", fontsize=11)

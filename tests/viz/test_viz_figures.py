@@ -55,8 +55,8 @@ def test_timeline_image_bins_long_episodes():
     assert image.shape == (300, 300)
     assert np.nanmax(image) <= 1.0
     assert np.nanmin(image) >= 0.0
-    # Pixels hold 4 x 4 steps: in the last row, only the cue (step 0) of steps 0-3 is kept.
-    assert image[-1, 0] == pytest.approx(0.25)
+    # Pixels hold 4 x 4 steps: in the last row, the cue (step 0) of steps 0-3 is kept.
+    assert image[-1, 0] == 1.0
     assert image[-1, 150] == 0.0  # a middle frame has expired by the end
     assert np.isnan(image[0, -1])
 
@@ -90,6 +90,11 @@ def test_spans_figure_shows_needed_span():
     text = _texts(plot_spans(synthetic_trace(length=30)))
     assert "span needed to reach the recall step: 29 − i" in text
     assert "predicted span $e_i$ (steps)" in text
+
+
+def test_spans_figure_bins_long_episodes():
+    text = _texts(plot_spans(synthetic_trace(length=1000, frames=False)))
+    assert "span $e_i$, layer 0 (mean; band: min to max over 3 frames)" in text
 
 
 def test_spans_figure_without_spans():
