@@ -116,6 +116,18 @@ def test_console_script_train_and_eval(tmp_path: Path) -> None:
     assert json.loads(output.read_text())["env_steps"] == 64
 
 
+def test_train_on_gymnasium_id(tmp_path: Path) -> None:
+    run_dir = tmp_path / "memory-s7"
+    argv = ["train", "--env", "MiniGrid-MemoryS7-v0", "--run-dir", str(run_dir), "--n-envs", "4"]
+    argv += ["--total-steps", "64", "--set", "ppo.n_steps=16", "--set", "train.eval_interval=0"]
+    argv += ["--set", "env.kwargs.max_steps=8", "--wandb", "off"]
+    status, _, err = run_cli(argv)
+    assert status == 0, err
+    record = json.loads((run_dir / "eval.json").read_text())
+    assert record["env_id"] == "MiniGrid-MemoryS7-v0"
+    assert record["env_steps"] == 64
+
+
 def test_resume_through_cli(trained_run: tuple[Path, str], tmp_path: Path) -> None:
     run_dir = tmp_path / "copy"
     shutil.copytree(trained_run[0], run_dir)
@@ -133,6 +145,7 @@ def test_memory_choices_match_registry() -> None:
 # run folder written or touched. RUN is the trained run; BAD is a folder with a corrupt
 # checkpoint.
 BAD_INPUT = [
+    (["train", "--env", "Blackjack-v1"], "cannot build the 'expire-span' agent"),
     (["train", "--env", "smoke", "--run-dir", "RUN"], "already exists and is not empty"),
     (
         ["train", "--env", "smoke", "--set", "ppo.lerning_rate=1"],

@@ -192,7 +192,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.resume is not None:
             _check_resume_options(args)
-            print(f"resuming run {args.resume}", flush=True)
             record = resume(
                 args.resume,
                 total_steps=args.total_steps,
@@ -205,7 +204,6 @@ def run(args: argparse.Namespace) -> int:
             run_dir = args.run_dir or default_run_dir(
                 DEFAULT_RUNS_ROOT, env_name, config.memory.kind
             )
-            print(f"run folder: {run_dir}", flush=True)
             record = train(config, run_dir, progress=sys.stdout)
     except (RunError, ConfigError) as error:
         raise UsageError(str(error)) from None

@@ -196,7 +196,7 @@ def train(
         config: The resolved configuration.
         run_dir: The run folder; it must not exist or be empty.
         run_name: Name shown by the wandb hook (defaults to the folder name).
-        progress: Stream for progress lines, or None.
+        progress: Stream for the run folder line and the progress lines, or None.
         callbacks: Extra SB3 callbacks for ``learn``; one that stops training early still
             gets the final checkpoint and evaluation.
 
@@ -214,6 +214,7 @@ def train(
     try:
         model = _build_model(config, train_env)
         run.create(config)
+        _announce(progress, f"run folder: {run.path}")
         session = _Session(config, run, model, train_env, eval_env, 0.0, best=None)
         return _learn(session, run_name or run.path.name, progress, False, callbacks)
     finally:
@@ -235,7 +236,7 @@ def resume(
         total_steps: New target of env steps (default: the run's ``train.total_steps``).
         device: Torch device for this session (default: the run's ``train.device``).
         wandb: wandb mode for this session (default: the run's ``log.wandb``).
-        progress: Stream for progress lines, or None.
+        progress: Stream for the run folder line and the progress lines, or None.
 
     Raises:
         RunError: If the folder or its checkpoint is missing or invalid, or the run has
@@ -262,6 +263,7 @@ def resume(
         )
         best = _stored_best(run)
         run.write_config(config)
+        _announce(progress, f"resuming run {run.path} at {model.num_timesteps} env steps")
         session = _Session(
             config, run, model, train_env, eval_env, info.train_wall_time_s, best=best
         )
@@ -269,6 +271,12 @@ def resume(
     finally:
         train_env.close()
         eval_env.close()
+
+
+def _announce(progress: TextIO | None, line: str) -> None:
+    if progress is not None:
+        progress.write(line + "\n")
+        progress.flush()
 
 
 def _stored_best(run: RunDirectory) -> dict[str, Any] | None:

@@ -72,8 +72,9 @@ def test_progress_lines_with_sb3_ppo(
     train(smoke_config, tmp_path / "run", progress=stream)
     lines = stream.getvalue().splitlines()
     n_updates = 256 // (smoke_config.env.n_envs * smoke_config.ppo.n_steps)
-    assert len(lines) == n_updates + 1  # one per update, one for the final evaluation
-    assert lines[0].startswith("steps 64 | steps/s ")  # 8 envs x 8 steps per rollout
+    assert lines[0] == f"run folder: {tmp_path / 'run'}"
+    assert len(lines) == 1 + n_updates + 1  # one per update, one for the final evaluation
+    assert lines[1].startswith("steps 64 | steps/s ")  # 8 envs x 8 steps per rollout
     assert "eval success" in lines[-1]
     assert not any("memories" in line for line in lines)
     record = json.loads((tmp_path / "run/eval.json").read_text())
@@ -84,7 +85,9 @@ def test_resume_continues_step_count(finished_run: Path) -> None:
     stream = io.StringIO()
     record = resume(finished_run, total_steps=384, progress=stream)
     assert record["env_steps"] == 384
-    assert stream.getvalue().splitlines()[0].startswith("steps 320 | ")
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == f"resuming run {finished_run} at 256 env steps"
+    assert lines[1].startswith("steps 320 | ")
     assert read_checkpoint(finished_run / "checkpoints/latest.zip").num_timesteps == 384
     with (finished_run / "metrics.csv").open() as file:
         steps = [int(row["global_step"]) for row in csv.DictReader(file)]
