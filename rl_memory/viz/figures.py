@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from rl_memory.viz.trace import EpisodeTrace, LayerTrace
 
@@ -198,6 +199,7 @@ def _draw_timeline(
     )
     ax.set_xlim(-0.5, trace.length - 0.5)
     ax.set_ylim(trace.length - 0.5, -0.5)
+    _integer_ticks(ax, "both")
     ax.set_xlabel("memory step j (frame attended)")
     ax.set_ylabel("query step t")
     binned = f", {bin_size} × {bin_size} steps per pixel" if bin_size > 1 else ""
@@ -231,6 +233,14 @@ def plot_memory_timeline(trace: EpisodeTrace, max_pixels: int = MAX_TIMELINE_PIX
     bar.set_ticks([0.0, 0.5, 1.0], labels=["0 expired", "0.5 on ramp", "1 kept"])
     fig.suptitle(f"Memory timeline: {_episode_title(trace)}", fontsize=12)
     return fig
+
+
+def _integer_ticks(ax: Axes, which: str) -> None:
+    """Put ticks on whole steps only (short episodes otherwise get 2.5, 7.5, ...)."""
+    if which in ("x", "both"):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if which in ("y", "both"):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _require_layers(trace: EpisodeTrace) -> None:
@@ -296,11 +306,23 @@ LOG_SCALE_RATIO = 20.0
 
 
 def _draw_needed_span(ax: Axes, trace: EpisodeTrace, log_scale: bool) -> list:
-    """Draw the span each frame needs to reach the recall step, and the recall step."""
+    """Draw the span each frame needs to reach the recall step, and the recall step.
+
+    Frame i is fully visible at the recall step r while ``e_i >= r - i`` and fades over the
+    next ``ramp`` steps, so a span in ``(r - i - ramp, r - i)`` still reaches r, weakened.
+    """
     recall = trace.recall_step
     frames = np.arange(recall if log_scale else recall + 1)  # the log axis cannot show 0
+    needed = (recall - frames).astype(float)
     label = f"span needed to reach the recall step: {recall} − i"
-    handles = ax.plot(frames, recall - frames, color="black", ls="--", lw=1.0, label=label)
+    handles: list = ax.plot(frames, needed, color="black", ls="--", lw=1.0, label=label)
+    if trace.ramp:
+        floor = 0.5 if log_scale else 0.0
+        fading = np.maximum(needed - trace.ramp, floor)
+        label = f"reaches the recall step fading (ramp R = {trace.ramp:g})"
+        handles.append(
+            ax.fill_between(frames, fading, needed, color="#999999", alpha=0.2, lw=0, label=label)
+        )
     ax.axvline(recall, color=RECALL_COLOUR, lw=1.2, ls="--")
     label = f"recall needed (step {recall})"
     return [*handles, Line2D([], [], color=RECALL_COLOUR, ls="--", label=label)]
@@ -356,6 +378,7 @@ def plot_spans(trace: EpisodeTrace) -> Figure:
         )
     if log_scale:
         ax.set_yscale("log")
+    _integer_ticks(ax, "x")
     ax.set_xlim(-0.5, trace.length - 0.5)
     ax.set_ylim(bottom, top)
     ax.set_xlabel("frame step i")
@@ -406,6 +429,7 @@ def _draw_attention_bars(
     shown[chosen] = True
     ax.plot(steps[shown & ~is_cue], weights[shown & ~is_cue], "o", ms=5, color=LAYER_COLOURS[0])
     ax.plot(steps[is_cue], weights[is_cue], "o", ms=7, color=CUE_COLOUR, zorder=3)
+    _integer_ticks(ax, "x")
     ax.set_xlim(-0.5, query + 0.5)
     ax.set_ylim(0, max(float(weights.max()) * 1.2, 1e-3))
     ax.set_xlabel("memory step j")

@@ -83,6 +83,8 @@ class EpisodeTrace:
     is_success: bool | None = None
     max_span: float | None = None
     """L_max of the memory, for the span figure's axis (None if unknown)."""
+    ramp: float | None = None
+    """R: steps over which an expired memory's mask falls to 0 (None if unknown)."""
     memory_kind: str | None = None
 
     @property
@@ -294,10 +296,11 @@ def model_policy_step(model: Any, deterministic: bool = True) -> PolicyStep:
 
 
 def describe_memory(trace: EpisodeTrace, policy: Any) -> None:
-    """Copy the memory's kind and maximum span from ``policy.memory.config`` into ``trace``."""
+    """Copy the memory's kind, maximum span and ramp from ``policy.memory.config``."""
     config = getattr(getattr(policy, "memory", None), "config", None)
     if config is None:
         return
     trace.memory_kind = getattr(config, "kind", None)
     if trace.memory_kind == "expire-span":
         trace.max_span = float(config.max_span)
+        trace.ramp = float(config.ramp)

@@ -89,6 +89,7 @@ def test_figures_render_for_short_and_long_episodes(length):
 def test_spans_figure_shows_needed_span():
     text = _texts(plot_spans(synthetic_trace(length=30)))
     assert "span needed to reach the recall step: 29 − i" in text
+    assert "reaches the recall step fading (ramp R = 4)" in text
     assert "predicted span $e_i$ (steps)" in text
 
 

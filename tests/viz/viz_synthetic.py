@@ -40,6 +40,7 @@ def synthetic_trace(
         recall_correct=True,
         is_success=True,
         max_span=float(2 * length),
+        ramp=ramp,
         memory_kind="expire-span",
     )
     if frames:
