@@ -43,10 +43,11 @@ CAPTIONS = {
         "line is the step at which the cue had to be recalled."
     ),
     "spans": (
-        "Predicted span of each frame. A frame stays in memory for its span (plus the ramp). "
-        "The dashed diagonal is the span a frame needs to reach the recall step; cue frames "
-        "(orange dots) must lie above it for the agent to still see the cue when it has to "
-        "choose."
+        "Predicted span of each frame. A frame stays fully visible for its span, then fades "
+        "over the ramp. The dashed diagonal is the span a frame needs to be fully visible at "
+        "the recall step, and frames in the grey band below it arrive there weakened. Cue "
+        "frames (orange dots) must lie above the band for the agent to still see the cue "
+        "when it has to choose."
     ),
     "recall_memory": (
         "Memory at the recall step. Stems give the attention weight (mean over heads) of every "
