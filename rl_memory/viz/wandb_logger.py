@@ -9,8 +9,8 @@ Modes (``--wandb off|offline|online``):
   the W&B host that ``wandb login`` writes. Without them the run falls back to offline with
   a warning. Credentials alone never switch a run online, because the user must request it.
 
-When no mode is passed, ``WANDB_MODE`` is read (``disabled`` maps to ``off``), so CI can
-turn wandb off without changing commands.
+When no mode is passed, ``WANDB_MODE`` is followed when set (``disabled`` maps to ``off``),
+so CI can turn wandb off without changing commands.
 
 A wandb failure after start-up never stops training: ``WandbOutput`` warns once and drops
 every later call of that run.
@@ -38,14 +38,6 @@ logger = logging.getLogger(__name__)
 
 WandbMode = Literal["off", "offline", "online"]
 WANDB_MODES: tuple[WandbMode, ...] = ("off", "offline", "online")
-_ENV_MODES: dict[str, WandbMode] = {
-    "disabled": "off",
-    "off": "off",
-    "offline": "offline",
-    "dryrun": "offline",
-    "online": "online",
-    "run": "online",
-}
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 MEDIA_PACKAGES = ("moviepy", "imageio")
 """Packages that ``wandb.Video`` needs to encode frame arrays (``pip install wandb[media]``)."""
@@ -77,30 +69,24 @@ def resolve_wandb_mode(requested: str | None = None) -> WandbMode:
     """Return the wandb mode to run with.
 
     Args:
-        requested: ``"off"``, ``"offline"`` or ``"online"``; None reads ``WANDB_MODE`` and
-            defaults to ``"offline"``.
+        requested: ``"off"``, ``"offline"`` or ``"online"``; None (or ``"auto"``) follows
+            ``WANDB_MODE`` when it is set to a wandb mode, else ``"offline"``, as
+            ``rl_memory.training.hooks.resolve_wandb_mode`` does for ``rl-memory train``.
 
     Returns:
         ``"off"`` if wandb is not installed; ``"offline"`` in place of ``"online"`` when no
         credentials are configured (with a warning); else the requested mode.
 
     Raises:
-        ValueError: ``requested`` (or ``WANDB_MODE``) is not a known mode.
+        ValueError: ``requested`` is not a known mode.
     """
-    if requested is None:
-        env_value = os.environ.get("WANDB_MODE", "offline").strip().lower()
-        if env_value not in _ENV_MODES:
-            raise ValueError(
-                f"WANDB_MODE={env_value!r} is invalid: use one of {sorted(_ENV_MODES)}, or "
-                "unset it and pass --wandb off|offline|online."
-            )
-        mode = _ENV_MODES[env_value]
-    elif requested in WANDB_MODES:
-        mode = requested  # type: ignore[assignment]
-    else:
+    from rl_memory.training.hooks import resolve_wandb_mode as resolve_requested
+
+    if requested is not None and requested not in (*WANDB_MODES, "auto"):
         raise ValueError(
             f"wandb mode {requested!r} is invalid: use one of {', '.join(WANDB_MODES)}."
         )
+    mode = resolve_requested(requested or "auto")
     if mode != "off" and not wandb_installed():
         logger.info("wandb is not installed, so no wandb run is written (pip install wandb).")
         return "off"
