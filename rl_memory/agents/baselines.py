@@ -1,9 +1,9 @@
 """The baselines the memory agents are compared with, built from the same run configuration.
 
 Each baseline reads observations through the memory agents' ``ObservationEncoder`` (as
-``MemoryFeaturesExtractor``, with ``normalize_images=False``) and has the same policy and
-value heads as ``MemoryPolicy`` (one hidden layer of 64 units each), so that a difference in
-results comes from the memory alone:
+``MemoryFeaturesExtractor``, with ``normalize_images=False``). It also has the same policy and
+value heads as ``MemoryPolicy``, one hidden layer of 64 units each. So a difference in results
+comes from the memory alone:
 
 - ``"lstm"``: sb3-contrib's ``RecurrentPPO`` (``MultiInputLstmPolicy`` for ``Dict``
   observations, ``MlpLstmPolicy`` otherwise). The actor and the critic each get an LSTM with
@@ -31,6 +31,7 @@ import copy
 from typing import Any
 
 import numpy as np
+import torch
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
@@ -146,7 +147,7 @@ def frame_stack_size(config: RunConfig, env: VecEnv) -> int:
 
 
 def _index_box(space: spaces.Space) -> spaces.Space:
-    """Return the integer ``Box`` that holds the same indices as a discrete space."""
+    """Return the integer ``Box`` that contains the same indices as a discrete space."""
     if isinstance(space, spaces.Discrete):
         low = int(space.start)
         return spaces.Box(low, low + int(space.n) - 1, shape=(1,), dtype=np.int64)
@@ -159,9 +160,9 @@ def _index_box(space: spaces.Space) -> spaces.Space:
 class VecIndexObservations(VecEnvWrapper):
     """Turn the ``Discrete`` and ``MultiDiscrete`` entries of observations into integer ``Box``es.
 
-    SB3's ``VecFrameStack`` stacks ``Box`` observations only (SB3 2.x); this wrapper keeps the
-    values (``Discrete`` as a ``[1]`` array) so that the stacked frames can be read back as the
-    original observations by ``StackedFramesExtractor``.
+    SB3's ``VecFrameStack`` stacks ``Box`` observations only (SB3 2.9). The wrapper keeps the
+    values (a ``Discrete`` entry becomes a ``[1]`` array), so ``StackedFramesExtractor`` can
+    read the stacked frames back as the original observations.
     """
 
     def __init__(self, venv: VecEnv) -> None:
@@ -201,53 +202,93 @@ def wrap_frame_stack(env: VecEnv, config: RunConfig) -> VecEnv:
     return VecFrameStack(VecIndexObservations(env), n_stack=n_stack, channels_order="last")
 
 
-def _frame_space(stacked: spaces.Space, n_stack: int) -> spaces.Space:
-    """Return the space of one frame of a stack built by ``wrap_frame_stack``."""
-    if isinstance(stacked, spaces.Dict):
-        return spaces.Dict({k: _frame_space(s, n_stack) for k, s in stacked.spaces.items()})
-    assert isinstance(stacked, spaces.Box) and stacked.shape[-1] % n_stack == 0
-    width = stacked.shape[-1] // n_stack
-    # Channels-last stacking: the newest frame holds the last `width` entries of the last axis.
-    return spaces.Box(stacked.low[..., -width:], stacked.high[..., -width:], dtype=stacked.dtype)
+def _frame_shapes(stacked: spaces.Space, n_stack: int) -> dict[str, tuple[int, ...]]:
+    """Return the shape of each entry of one frame of a stack built by ``wrap_frame_stack``."""
+    entries = stacked.spaces if isinstance(stacked, spaces.Dict) else {"": stacked}
+    shapes = {}
+    for key, space in entries.items():
+        assert isinstance(space, spaces.Box) and space.shape[-1] % n_stack == 0
+        shapes[key] = (*space.shape[:-1], space.shape[-1] // n_stack)
+    return shapes
 
 
 class StackedFramesExtractor(BaseFeaturesExtractor):
     """Encode each frame of a stack with one ``ObservationEncoder`` and concatenate the features.
 
     Input: the stacked observations of ``wrap_frame_stack`` (K frames along the last axis of
-    every entry, oldest first). Output: [B, K * D], where D is ``config.features_dim``.
+    every entry, oldest first). Output: [B, K * D], where D is ``config.features_dim``. Frames
+    reach the encoder in the layout of ``frame_space``, so it embeds a ``Discrete`` entry and
+    pools a mission as it does for the memory agents.
+
+    A batch of stacks contains each frame up to K times, and memory tasks repeat many views (a
+    corridor looks the same at every cell). So the encoder runs once per distinct frame of the
+    batch and the features are gathered back. Outputs and gradients equal those of encoding
+    every frame; only the cost changes.
 
     Args:
         observation_space: the stacked observation space.
         config: sizes of the per-frame encoder.
         n_stack: K, the number of stacked frames.
+        frame_space: the observation space of one frame, as the env returns it.
     """
 
     def __init__(
-        self, observation_space: spaces.Space, config: EncoderConfig, n_stack: int
+        self,
+        observation_space: spaces.Space,
+        config: EncoderConfig,
+        n_stack: int,
+        frame_space: spaces.Space,
     ) -> None:
         super().__init__(observation_space, n_stack * config.features_dim)
         self.n_stack = n_stack
-        self.encoder = ObservationEncoder(_frame_space(observation_space, n_stack), config)
+        self.encoder = ObservationEncoder(frame_space, config)
+        self.frame_shapes = _frame_shapes(observation_space, n_stack)
+        # Random weights of a hash that finds the distinct frames of a batch.
+        generator = torch.Generator().manual_seed(0)
+        self.hash_weights = {
+            key: torch.randint(1, 2**62, (*shape[:-1], 1, shape[-1]), generator=generator)
+            for key, shape in self.frame_shapes.items()
+        }
 
-    def _unstack(self, stacked: Tensor) -> Tensor:
-        # [B, ..., K * C] -> [B, ..., K, C] -> [B, K, ..., C] -> [B * K, ..., C]
-        batch = stacked.shape[0]
-        frames = stacked.reshape(*stacked.shape[:-1], self.n_stack, -1)
-        frames = frames.movedim(-2, 1)
-        return frames.reshape(batch * self.n_stack, *frames.shape[2:])
+    def _frame_hash(self, key: str, view: Tensor) -> Tensor:
+        """Hash every frame of one entry: [B, ..., K, C] integer view -> [B, K] int64."""
+        weights = self.hash_weights[key].to(view.device)  # [..., 1, C], broadcast over K
+        dims = [d for d in range(view.ndim) if d not in (0, view.ndim - 2)]
+        return (view * weights).sum(dim=dims)  # int64 arithmetic wraps around on overflow
 
     def forward(self, observations: Tensor | dict[str, Tensor]) -> Tensor:
-        if isinstance(observations, dict):
-            batch = next(iter(observations.values())).shape[0]
-            frames: Tensor | dict[str, Tensor] = {
-                key: self._unstack(value.round().long()) for key, value in observations.items()
+        stacked = observations if isinstance(observations, dict) else {"": observations}
+        batch, n_stack = next(iter(stacked.values())).shape[0], self.n_stack
+        # [B, ..., K * C] -> [B, ..., K, C]: frame k of an entry is view[:, ..., k, :].
+        views = {
+            key: stacked[key].long().reshape(*stacked[key].shape[:-1], n_stack, -1)
+            for key in self.frame_shapes
+        }
+        frame_hash = torch.stack([self._frame_hash(k, v) for k, v in views.items()]).sum(0)
+        _, inverse = torch.unique(frame_hash.reshape(-1), return_inverse=True)  # [B * K]
+        positions = torch.arange(batch * n_stack, device=inverse.device)
+        first = torch.full_like(positions[: int(inverse.max()) + 1], batch * n_stack)
+        first = first.scatter_reduce(0, inverse, positions, reduce="amin")  # [U]
+        frames = {
+            key: view[first // n_stack, ..., first % n_stack, :] for key, view in views.items()
+        }
+
+        if not all(self._matches(view, frames[key][inverse]) for key, view in views.items()):
+            # Two distinct frames share a hash (rare): encode every frame instead.
+            frames = {
+                key: view.movedim(-2, 1).reshape(batch * n_stack, *self.frame_shapes[key])
+                for key, view in views.items()
             }
-        else:
-            batch = observations.shape[0]
-            frames = self._unstack(observations.round().long())
-        features = self.encoder(frames)  # [B * K, D]
-        return features.reshape(batch, -1)  # [B, K * D]
+            inverse = positions
+        features = self.encoder(frames if isinstance(observations, dict) else frames[""])
+        return features[inverse].reshape(batch, -1)  # [U, D] -> [B * K, D] -> [B, K * D]
+
+    def _matches(self, view: Tensor, frames: Tensor) -> bool:
+        """Return whether frames [B * K, ..., C] are the frames of view [B, ..., K, C]."""
+        batch = view.shape[0]
+        return torch.equal(
+            frames.reshape(batch, self.n_stack, *frames.shape[1:]).movedim(1, -2), view
+        )
 
 
 def build_frame_stack_ppo(config: RunConfig, env: VecEnv) -> BaseAlgorithm:
@@ -258,13 +299,16 @@ def build_frame_stack_ppo(config: RunConfig, env: VecEnv) -> BaseAlgorithm:
     """
     from stable_baselines3 import PPO
 
-    if not isinstance(env, VecFrameStack):
+    if not (isinstance(env, VecFrameStack) and isinstance(env.venv, VecIndexObservations)):
         raise ValueError(
             f"the frame-stack baseline needs an env wrapped by wrap_frame_stack, got "
             f"{type(env).__name__}; build the env with rl_memory.training.build_agent_env"
         )
     n_stack = env.stacked_obs.n_stack
-    policy_kwargs = _encoder_policy_kwargs(config, StackedFramesExtractor, n_stack=n_stack)
+    frame_space = env.venv.venv.observation_space  # below VecFrameStack and VecIndexObservations
+    policy_kwargs = _encoder_policy_kwargs(
+        config, StackedFramesExtractor, n_stack=n_stack, frame_space=frame_space
+    )
     return PPO(
         _policy_name(env, "MultiInputPolicy", "MlpPolicy"),
         env,
