@@ -100,6 +100,9 @@ class TrainConfig:
     """Episodes per evaluation, including the final one."""
     checkpoint_interval: int = 50_000
     """Environment steps between writes of checkpoints/latest.zip; 0 writes it only at the end."""
+    init_from: str | None = None
+    """Checkpoint whose policy weights start this run, for example an agent trained on a
+    shorter corridor. Step count, optimizer state and schedules start afresh."""
     torch_threads: int = 1
     """CPU threads for torch (``torch.set_num_threads``); 0 keeps torch's default.
 

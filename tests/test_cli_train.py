@@ -128,6 +128,25 @@ def test_train_on_gymnasium_id(tmp_path: Path) -> None:
     assert record["env_steps"] == 64
 
 
+def test_train_init_from_checkpoint(trained_run: tuple[Path, str], tmp_path: Path) -> None:
+    checkpoint = trained_run[0] / "checkpoints/latest.zip"
+    run_dir = tmp_path / "longer"
+    argv = ["train", "--env", "smoke", "--run-dir", str(run_dir), "--init-from", str(checkpoint)]
+    argv += [
+        "--set",
+        "env.kwargs.length=6",
+        "--total-steps",
+        "64",
+        "--set",
+        "train.eval_interval=0",
+    ]
+    status, _, err = run_cli(argv)
+    assert status == 0, err
+    stored = read_checkpoint(run_dir / "checkpoints/latest.zip").config
+    assert stored.train.init_from == str(checkpoint)
+    assert stored.env.kwargs["length"] == 6
+
+
 def test_resume_through_cli(trained_run: tuple[Path, str], tmp_path: Path) -> None:
     run_dir = tmp_path / "copy"
     shutil.copytree(trained_run[0], run_dir)
@@ -158,6 +177,19 @@ BAD_INPUT = [
     (["train", "--env", "smoke", "--set", "env.kwargs.length=-3"], "length must be"),
     (["train", "--env", "smoke", "--config", "missing.yaml"], "config file not found"),
     (["train", "--resume", "RUN", "--set", "ppo.gamma=0.5"], "cannot be used with --resume"),
+    (
+        [
+            "train",
+            "--env",
+            "smoke",
+            "--init-from",
+            "RUN/checkpoints/latest.zip",
+            "--set",
+            "memory.d_model=32",
+        ],
+        "does not fit",
+    ),
+    (["train", "--env", "smoke", "--init-from", "BAD/checkpoints/latest.zip"], "is corrupt"),
     (["train", "--resume", "RUN"], "already has 256 env steps"),
     (["train", "--resume", "BAD", "--total-steps", "512"], "is corrupt"),
     (["eval", "RUN/checkpoints/missing.zip"], "not found"),

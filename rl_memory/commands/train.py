@@ -24,7 +24,16 @@ MEMORY_KINDS = ("expire-span", "transformer-xl", "all", "lstm", "frame-stack", "
 WANDB_MODES = ("off", "offline", "online")
 
 # Options that define the run; a resumed run keeps the values saved in its folder.
-_FIXED_ON_RESUME = ("env", "config", "overrides", "seed", "n_envs", "memory", "run_dir")
+_FIXED_ON_RESUME = (
+    "env",
+    "config",
+    "overrides",
+    "seed",
+    "n_envs",
+    "memory",
+    "run_dir",
+    "init_from",
+)
 
 
 def register(subparsers: Any) -> None:
@@ -93,6 +102,12 @@ def register(subparsers: Any) -> None:
         "is installed, else off; WANDB_MODE is respected)",
     )
     parser.add_argument(
+        "--init-from",
+        metavar="CHECKPOINT",
+        help="start from the policy weights of this checkpoint, e.g. an agent trained on a "
+        "shorter corridor; optimizer and step count start afresh (default: random weights)",
+    )
+    parser.add_argument(
         "--run-dir",
         type=Path,
         metavar="DIR",
@@ -135,17 +150,17 @@ def resolve_config(args: argparse.Namespace) -> tuple[Any, str]:
         if args.config is not None:
             config = apply_mapping(config, read_yaml_mapping(args.config), str(args.config))
         config = apply_overrides(config, args.overrides)
-        dedicated = {
-            "train.seed": args.seed,
-            "train.total_steps": args.total_steps,
-            "env.n_envs": args.n_envs,
-            "train.device": args.device,
-            "memory.kind": args.memory,
-            "log.wandb": args.wandb,
-        }
-        for key, value in dedicated.items():
+        dedicated = [
+            ("train.seed", "--seed", args.seed),
+            ("train.total_steps", "--total-steps", args.total_steps),
+            ("env.n_envs", "--n-envs", args.n_envs),
+            ("train.device", "--device", args.device),
+            ("memory.kind", "--memory", args.memory),
+            ("log.wandb", "--wandb", args.wandb),
+            ("train.init_from", "--init-from", args.init_from),
+        ]
+        for key, option, value in dedicated:
             if value is not None:
-                option = "--" + key.split(".")[-1].replace("_", "-")
                 set_value(config, key, value, source=option)
         return validate(config), name
     except ConfigError as error:

@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.vec_env import VecEnv
 
 from rl_memory.config import ConfigError, RunConfig, config_from_dict, config_to_dict
@@ -237,6 +238,46 @@ def load_checkpoint(
             f"cannot load the agent in {path}: {error}; the checkpoint does not match its "
             "stored configuration or this version of rl-memory"
         ) from None
+
+
+def load_policy_weights(
+    model: BaseAlgorithm, path: Path, env: VecEnv, config: RunConfig
+) -> CheckpointInfo:
+    """Copy the policy weights of a checkpoint into a freshly built agent.
+
+    Only the ``policy`` state dict is read (with ``torch.load(weights_only=True)``); the new
+    run keeps its own optimizer, step count and configuration, so a run can start from an
+    agent trained on an easier task, such as a shorter corridor.
+
+    Args:
+        model: The new run's agent, built from ``config``.
+        path: The checkpoint to start from.
+        env: The new run's env, built by ``build_agent_env``.
+        config: The new run's configuration.
+
+    Raises:
+        CheckpointError: If the checkpoint is invalid, its spaces differ from ``env``'s, or
+            its policy has another architecture than ``model``'s.
+    """
+    info = read_checkpoint(path)
+    check_spaces(info, env, config.env.id)
+    if info.config.memory.kind != config.memory.kind:
+        raise CheckpointError(
+            f"cannot start from {path}: it was trained with memory '{info.config.memory.kind}',"
+            f" this run uses '{config.memory.kind}'; pass --memory {info.config.memory.kind}"
+        )
+    _, params, _ = load_from_zip_file(path, load_data=False, device=model.device)
+    try:
+        model.policy.load_state_dict(params["policy"])  # type: ignore[arg-type]
+    except (KeyError, RuntimeError) as error:
+        # torch's message starts with a header line; the next line names the first mismatch.
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        detail = (lines[1] if len(lines) > 1 else lines[0])[:200]
+        raise CheckpointError(
+            f"cannot start from {path}: its policy does not fit this run's ({detail}); "
+            "use the memory and encoder sizes of the run that wrote it"
+        ) from None
+    return info
 
 
 def _replacements_for_pickled_entries(path: Path, fresh: BaseAlgorithm) -> dict[str, Any]:

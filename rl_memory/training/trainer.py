@@ -25,6 +25,7 @@ from rl_memory.training.callbacks import ScheduleCallback
 from rl_memory.training.checkpoint import (
     CheckpointInfo,
     load_checkpoint,
+    load_policy_weights,
     read_checkpoint,
     save_checkpoint,
 )
@@ -204,8 +205,8 @@ def train(
         The final evaluation record, as written to eval.json.
 
     Raises:
-        RunError: If the folder is in use, the env cannot be built, or the agent cannot read
-            the env's observations.
+        RunError: If the folder is in use, the env cannot be built, the agent cannot read
+            the env's observations, or ``train.init_from`` does not fit the agent.
     """
     validate(config)
     run = RunDirectory.check_new(run_dir)
@@ -213,6 +214,8 @@ def train(
     train_env, eval_env = _build_envs(config)
     try:
         model = _build_model(config, train_env)
+        if config.train.init_from is not None:
+            load_policy_weights(model, Path(config.train.init_from), train_env, config)
         run.create(config)
         _announce(progress, f"run folder: {run.path}")
         session = _Session(config, run, model, train_env, eval_env, 0.0, best=None)

@@ -21,7 +21,7 @@ from rl_memory.training import (
     read_checkpoint,
     save_checkpoint,
 )
-from rl_memory.training.checkpoint import describe_space
+from rl_memory.training.checkpoint import describe_space, load_policy_weights
 
 
 @pytest.fixture(params=["expire-span", "sb3-ppo"])
@@ -141,3 +141,33 @@ def test_describe_space_distinguishes_shapes() -> None:
     assert describe_space(box) == describe_space(spaces.Box(0, 255, (7, 7, 3), dtype="uint8"))
     assert describe_space(box) != describe_space(spaces.Box(0, 255, (5, 5, 3), dtype="uint8"))
     assert describe_space(spaces.Discrete(3)) != describe_space(spaces.Discrete(7))
+
+
+def test_policy_weights_start_new_run(
+    tmp_path: Path, trained: tuple[BaseAlgorithm, RunConfig]
+) -> None:
+    model, config = trained
+    path = tmp_path / "latest.zip"
+    save(model, config, path)
+    longer = apply_overrides(config, ["env.kwargs.length=6"])
+    env = build_agent_env(longer, seed=0)
+    fresh = algorithm_for(longer.memory.kind).build(longer, env)
+
+    load_policy_weights(fresh, path, env, longer)
+
+    assert fresh.num_timesteps == 0
+    for key, value in model.policy.state_dict().items():
+        assert torch.equal(fresh.policy.state_dict()[key], value)
+
+
+def test_policy_weights_other_architecture(
+    tmp_path: Path, trained: tuple[BaseAlgorithm, RunConfig]
+) -> None:
+    model, config = trained
+    path = tmp_path / "latest.zip"
+    save(model, config, path)
+    wider = apply_overrides(config, ["encoder.features_dim=24"])
+    env = build_agent_env(wider, seed=0)
+    fresh = algorithm_for(wider.memory.kind).build(wider, env)
+    with pytest.raises(CheckpointError, match="does not fit"):
+        load_policy_weights(fresh, path, env, wider)
