@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 # Subcommands in the order ``--help`` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("envs", "play", "train", "eval", "visualize")
+COMMAND_MODULES: tuple[str, ...] = ("envs", "play", "train", "eval", "visualize", "bench")
 
 
 class UsageError(Exception):

@@ -1,0 +1,140 @@
+"""Run benchmark cells and evaluations one at a time, each in its own child process.
+
+Each child is waited for with ``os.wait4``, which returns that child's own resource usage,
+so ``ru_maxrss`` (KiB on Linux) is the peak resident memory of that cell alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rl_memory.bench.cells import Cell
+
+logger = logging.getLogger(__name__)
+
+# Seconds a child may run beyond its training cap before it is killed: the final evaluation
+# and checkpoint, process start-up and imports.
+CHILD_GRACE_S = 900.0
+
+
+@dataclass
+class ChildRun:
+    """How a child process ended and what it used."""
+
+    returncode: int
+    peak_rss_mib: float
+    wall_time_s: float
+    timed_out: bool
+
+
+def run_child(command: list[str], log_path: Path, timeout_s: float | None) -> ChildRun:
+    """Run ``command`` with its output in ``log_path`` and return its exit and peak memory.
+
+    A child still running after ``timeout_s`` seconds is killed.
+    """
+    import time
+
+    started = time.perf_counter()
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        timer = None
+        expired = threading.Event()
+        if timeout_s is not None:
+
+            def kill() -> None:
+                expired.set()
+                process.kill()
+
+            timer = threading.Timer(timeout_s, kill)
+            timer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+    return ChildRun(
+        returncode=process.returncode,
+        peak_rss_mib=round(usage.ru_maxrss / 1024, 1),
+        wall_time_s=round(time.perf_counter() - started, 2),
+        timed_out=expired.is_set(),
+    )
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env["WANDB_MODE"] = "disabled"
+    return env
+
+
+def run_cell_process(cell: Cell, out_dir: Path) -> dict[str, Any]:
+    """Train ``cell`` in a child process under ``out_dir/runs`` and return its result.
+
+    The result is that of ``rl_memory.bench.cells.run_cell`` plus ``peak_rss_mib`` and the
+    child's wall time; a cell whose child failed gets ``error`` with the log's path instead.
+    """
+    cell_dir = out_dir / "cells"
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    spec_path = cell_dir / f"{cell.name}.spec.json"
+    result_path = cell_dir / f"{cell.name}.json"
+    log_path = cell_dir / f"{cell.name}.log"
+    spec = {"cell": asdict(cell), "run_dir": str(out_dir / "runs" / cell.name)}
+    spec_path.write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+
+    timeout = None if cell.max_wall_time_s is None else cell.max_wall_time_s + CHILD_GRACE_S
+    command = [sys.executable, "-m", "rl_memory.bench.cells", str(spec_path), str(result_path)]
+    child = run_child(command, log_path, timeout)
+    if child.returncode != 0 or not result_path.is_file():
+        reason = "timed out" if child.timed_out else f"exit status {child.returncode}"
+        logger.error("cell %s failed (%s); see %s", cell.name, reason, log_path)
+        return {"cell": asdict(cell), "error": f"{reason}; log: {log_path}"}
+    result: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
+    result["peak_rss_mib"] = child.peak_rss_mib
+    result["process_wall_time_s"] = child.wall_time_s
+    result_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def evaluate_on_length(
+    result: dict[str, Any], length: int, episodes: int, out_dir: Path, timeout_s: float | None
+) -> dict[str, Any]:
+    """Evaluate a trained cell's final agent on a corridor of ``length`` with ``rl-memory eval``.
+
+    Returns the evaluation record plus the training cell, ``eval_length``, ``peak_rss_mib``
+    and the child's wall time, or the cell with ``error`` if the evaluation failed.
+    """
+    cell = result["cell"]
+    run_dir = result["evaluation"]["run_dir"]
+    name = f"{Cell(**cell).name}-eval-L{length}"
+    eval_dir = out_dir / "generalization"
+    eval_dir.mkdir(parents=True, exist_ok=True)
+    output = eval_dir / f"{name}.json"
+    output.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "rl_memory.cli", "eval", run_dir, "--output", str(output)]
+    command += ["--episodes", str(episodes), "--set", f"env.kwargs.length={length}"]
+    # No more envs than episodes: every env steps until the last episode ends.
+    n_envs = min(episodes, result.get("n_envs") or episodes)
+    command += ["--set", f"env.n_envs={n_envs}"]
+    command += ["--device", "cpu"]
+    child = run_child(command, eval_dir / f"{name}.log", timeout_s)
+    base = {"cell": cell, "eval_length": length}
+    if child.returncode != 0 or not output.is_file():
+        reason = "timed out" if child.timed_out else f"exit status {child.returncode}"
+        logger.error("evaluation %s failed (%s)", name, reason)
+        return {**base, "error": reason}
+    record = json.loads(output.read_text(encoding="utf-8"))
+    return {
+        **base,
+        **record,
+        "peak_rss_mib": child.peak_rss_mib,
+        "process_wall_time_s": child.wall_time_s,
+    }

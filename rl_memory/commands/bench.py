@@ -1,0 +1,253 @@
+"""``rl-memory bench``: train memory agents and baselines on corridors of several lengths.
+
+Every (agent, length, seed) cell trains in its own process through the same code as
+``rl-memory train``, one cell at a time, and the command writes ``results.csv``,
+``curves.csv``, ``results.md`` and ``learning.png`` (plus ``generalization.csv`` with
+``--generalize-to``) into ``--out``. See ``rl_memory.bench`` for what each column measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+DEFAULT_AGENTS = "expire-span,transformer-xl,lstm,frame-stack,none"
+DEFAULT_LENGTHS = "10,30,100"
+DEFAULT_SEEDS = "0,1"
+DEFAULT_STEPS = "10=100000,30=200000,100=300000"
+DEFAULT_OUT_ROOT = Path("runs")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``bench`` subcommand to ``subparsers``."""
+    parser = subparsers.add_parser(
+        "bench",
+        help="compare memory agents and baselines on the corridor task",
+        description="Train each agent on corridors of each length with each seed, one cell "
+        "at a time in its own process, and write a CSV, a markdown table and a plot of "
+        "success rate against env steps, env steps to the target success rate, env steps "
+        "per second, peak resident memory and memories kept. Optionally evaluate the "
+        "agents trained on one length on longer corridors.",
+    )
+    parser.add_argument(
+        "--memory",
+        default=DEFAULT_AGENTS,
+        metavar="KINDS",
+        help="comma-separated agents: memory kinds (expire-span, transformer-xl, all, lstm, "
+        "frame-stack, none), or a kind with settings after a colon, separated by '+', e.g. "
+        f"frame-stack:memory.frame_stack=8 (default: {DEFAULT_AGENTS})",
+    )
+    parser.add_argument(
+        "--lengths",
+        default=DEFAULT_LENGTHS,
+        metavar="L,...",
+        help=f"comma-separated corridor lengths (default: {DEFAULT_LENGTHS})",
+    )
+    parser.add_argument(
+        "--seeds", default=DEFAULT_SEEDS, metavar="S,...", help=f"seeds (default: {DEFAULT_SEEDS})"
+    )
+    parser.add_argument(
+        "--steps",
+        default=DEFAULT_STEPS,
+        metavar="L=N,...",
+        help="env step budget per length as LENGTH=STEPS pairs, or one number for every "
+        f"length (default: {DEFAULT_STEPS})",
+    )
+    parser.add_argument(
+        "--max-wall-time",
+        type=float,
+        metavar="SECONDS",
+        help="stop a cell's training at the first rollout end after this many seconds "
+        "(default: no cap); the cap is recorded as the cell's stop reason",
+    )
+    parser.add_argument(
+        "--target",
+        type=float,
+        default=0.95,
+        help="training success rate over the last 100 episodes that counts as solved "
+        "(default: 0.95)",
+    )
+    parser.add_argument(
+        "--no-stop-at-target",
+        action="store_true",
+        help="keep training after the target is reached (default: stop, then evaluate)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="config override applied to every cell, e.g. --set env.n_envs=8 (repeatable)",
+    )
+    parser.add_argument(
+        "--generalize-to",
+        default="",
+        metavar="L,...",
+        help="evaluate the agents trained on --generalize-from on these longer lengths",
+    )
+    parser.add_argument(
+        "--generalize-from",
+        type=int,
+        metavar="L",
+        help="training length of the agents evaluated on longer corridors (default: the "
+        "longest of --lengths)",
+    )
+    parser.add_argument(
+        "--generalize-memory",
+        metavar="KINDS",
+        help="comma-separated agents evaluated on longer corridors (default: all)",
+    )
+    parser.add_argument(
+        "--generalize-seeds",
+        metavar="S,...",
+        help="seeds of the agents evaluated on longer corridors (default: all)",
+    )
+    parser.add_argument(
+        "--generalize-episodes",
+        type=int,
+        default=100,
+        metavar="N",
+        help="episodes per evaluation on a longer corridor (default: 100)",
+    )
+    parser.add_argument(
+        "--generalize-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="abandon an evaluation on a longer corridor after this many seconds",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help=f"output folder (default: {DEFAULT_OUT_ROOT}/bench-<YYYYmmdd-HHMMSS>)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    from rl_memory.cli import UsageError
+
+    try:
+        values = [int(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise UsageError(
+            f"invalid value {text!r} for {option}: expected comma-separated integers, e.g. 10,30"
+        ) from None
+    if any(value < 1 for value in values):
+        raise UsageError(f"invalid value {text!r} for {option}: every value must be >= 1")
+    return values
+
+
+def parse_steps(text: str, lengths: list[int]) -> dict[int, int]:
+    """Parse ``--steps``: one number for every length, or ``LENGTH=STEPS`` pairs for each."""
+    from rl_memory.cli import UsageError
+
+    if "=" not in text:
+        (steps,) = _int_list(text, "--steps") or [0]
+        return {length: steps for length in lengths}
+    budget: dict[int, int] = {}
+    for item in text.split(","):
+        length_text, sep, steps_text = item.partition("=")
+        if not sep:
+            raise UsageError(f"invalid item {item!r} in --steps: expected LENGTH=STEPS")
+        budget[_int_list(length_text, "--steps")[0]] = _int_list(steps_text, "--steps")[0]
+    missing = [length for length in lengths if length not in budget]
+    if missing:
+        raise UsageError(
+            f"--steps has no budget for length {missing[0]}: add {missing[0]}=STEPS, e.g. "
+            f"--steps {text},{missing[0]}=100000"
+        )
+    return budget
+
+
+def _agents(text: str) -> list[str]:
+    from rl_memory.cli import UsageError
+    from rl_memory.commands.train import MEMORY_KINDS
+
+    agents = [item.strip().replace("+", ",") for item in text.split(",") if item.strip()]
+    for agent in agents:
+        if agent.split(":", 1)[0] not in MEMORY_KINDS:
+            raise UsageError(
+                f"invalid agent {agent!r} in --memory: the kind must be one of "
+                f"{', '.join(MEMORY_KINDS)}"
+            )
+    return agents
+
+
+def build_plan(args: argparse.Namespace) -> Any:
+    """Return the ``BenchmarkPlan`` of the parsed arguments.
+
+    Raises:
+        UsageError: On an invalid agent, length, seed, budget or cell configuration.
+    """
+    from rl_memory.bench import BenchmarkPlan, corridor_config
+    from rl_memory.cli import UsageError
+    from rl_memory.config import ConfigError
+
+    lengths = _int_list(args.lengths, "--lengths")
+    plan = BenchmarkPlan(
+        agents=_agents(args.memory),
+        lengths=lengths,
+        seeds=[int(s) for s in args.seeds.split(",") if s.strip()],
+        steps=parse_steps(args.steps, lengths),
+        out_dir=args.out or DEFAULT_OUT_ROOT / f"bench-{datetime.now():%Y%m%d-%H%M%S}",
+        max_wall_time_s=args.max_wall_time,
+        target=args.target,
+        stop_at_target=not args.no_stop_at_target,
+        overrides=list(args.overrides),
+        generalize_to=_int_list(args.generalize_to, "--generalize-to"),
+        generalize_from=args.generalize_from,
+        generalize_agents=_agents(args.generalize_memory) if args.generalize_memory else None,
+        generalize_seeds=[int(s) for s in args.generalize_seeds.split(",") if s.strip()]
+        if args.generalize_seeds
+        else None,
+        generalize_episodes=args.generalize_episodes,
+        generalize_timeout_s=args.generalize_timeout,
+    )
+    for cell in plan.cells():  # check every configuration before training anything
+        try:
+            corridor_config(cell)
+        except ConfigError as error:
+            raise UsageError(f"cell {cell.name}: {error}") from None
+    return plan
+
+
+def _cell_line(result: dict[str, Any]) -> str:
+    cell = result["cell"]
+    head = f"{cell['agent']} L={cell['length']} seed={cell['seed']}:"
+    if "error" in result:
+        return f"{head} failed ({result['error']})"
+    record = result["evaluation"]
+    to_target = result["steps_to_target"]
+    return (
+        f"{head} {record['env_steps']:,} steps ({result['stop_reason']}), "
+        f"{result['env_steps_per_s']:,.0f} steps/s, success {record['success_rate']:.2f}, "
+        f"target at {'-' if to_target is None else f'{to_target:,}'}, "
+        f"peak {result['peak_rss_mib']:,.0f} MiB"
+    )
+
+
+def _evaluation_line(result: dict[str, Any]) -> str:
+    cell = result["cell"]
+    head = f"{cell['agent']} L={cell['length']} seed={cell['seed']} on L={result['eval_length']}:"
+    if "error" in result:
+        return f"{head} failed ({result['error']})"
+    return f"{head} success {result['success_rate']:.2f} over {result['episodes']} episodes"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark and print one line per cell and the markdown table."""
+    from rl_memory.bench import run_benchmark
+
+    plan = build_plan(args)
+    print(f"benchmark folder: {plan.out_dir}; {len(plan.cells())} cells", flush=True)
+    run_benchmark(
+        plan,
+        on_cell=lambda r: print(_cell_line(r), flush=True),
+        on_evaluation=lambda r: print(_evaluation_line(r), flush=True),
+    )
+    print((plan.out_dir / "results.md").read_text(encoding="utf-8"))
+    return 0
