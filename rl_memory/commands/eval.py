@@ -182,9 +182,9 @@ def run(args: argparse.Namespace) -> int:
     except RunError as error:
         raise UsageError(str(error)) from None
 
-    record = evaluation_record(result, config, checkpoint, info.num_timesteps, None)
-    record["wall_time_s"]["train"] = info.train_wall_time_s
-    record["seed"] = seed
+    record = evaluation_record(
+        result, config, checkpoint, info.num_timesteps, info.train_wall_time_s, seed
+    )
     atomic_write_text(output, json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
     print(f"wrote {output}", file=sys.stderr)

@@ -45,6 +45,7 @@ def evaluation_record(
     checkpoint: Path | None,
     env_steps: int,
     train_wall_time_s: float | None,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """Return the JSON record of an evaluation: the task, the agent and the results."""
     record: dict[str, Any] = {
@@ -53,6 +54,7 @@ def evaluation_record(
         "memory_kind": config.memory.kind,
         "checkpoint": str(checkpoint) if checkpoint is not None else None,
         "env_steps": int(env_steps),
+        "seed": seed,
     }
     results = result.to_dict()
     eval_wall_time = results.pop("wall_time_s")
@@ -112,19 +114,15 @@ class _Session:
 
     def evaluate(self, n_episodes: int) -> dict[str, Any]:
         """Evaluate the current agent, log ``eval/*`` metrics and update best.zip."""
-        result = evaluate(
-            self.model,
-            self.eval_env,
-            n_episodes,
-            deterministic=True,
-            seed=self.config.train.seed + EVAL_SEED_OFFSET,
-        )
+        seed = self.config.train.seed + EVAL_SEED_OFFSET
+        result = evaluate(self.model, self.eval_env, n_episodes, deterministic=True, seed=seed)
         record = evaluation_record(
             result,
             self.config,
             self.run.latest_checkpoint.relative_to(self.run.path),
             self.model.num_timesteps,
             self.train_wall_time_s(),
+            seed,
         )
         self._log(result)
         if _score(record) > _score(self.best):

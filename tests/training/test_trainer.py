@@ -46,6 +46,7 @@ def test_eval_json(finished_run: Path) -> None:
     assert record["env_id"] == "rl_memory/Corridor-v0"
     assert 0.0 <= record["success_rate"] <= 1.0
     assert record["deterministic"] is True
+    assert record["seed"] == 10_000  # training seed 0 plus the evaluation offset
     assert record["wall_time_s"]["train"] > 0
     assert record["wall_time_s"]["eval"] > 0
     assert len(record["retained_memories_per_layer"]) == 1  # one layer in the smoke preset
