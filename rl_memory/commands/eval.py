@@ -110,7 +110,8 @@ def _checkpoint_path(args: argparse.Namespace) -> tuple[Path, Path | None]:
 def _eval_config(checkpoint_config: Any, args: argparse.Namespace) -> Any:
     """Return the stored config with the env changed as requested."""
     from rl_memory.cli import UsageError
-    from rl_memory.config import ConfigError, apply_overrides, set_value, validate
+    from rl_memory.config import ConfigError, apply_overrides, validate
+    from rl_memory.training.checkpoint import fit_batch_envs
 
     changes = [] if args.env is None else [f"env.id={args.env}", "env.kwargs={}"]
     for item in args.overrides:
@@ -122,10 +123,7 @@ def _eval_config(checkpoint_config: Any, args: argparse.Namespace) -> Any:
     try:
         # apply_overrides returns a copy: the checkpoint's own config stays as stored.
         config = apply_overrides(checkpoint_config, changes + list(args.overrides))
-        if config.env.n_envs % config.ppo.batch_envs != 0:
-            # batch_envs only shapes training minibatches; evaluation may use any env count.
-            set_value(config, "ppo.batch_envs", 1)
-        return validate(config)
+        return validate(fit_batch_envs(config, config.env.n_envs))
     except ConfigError as error:
         raise UsageError(str(error)) from None
 

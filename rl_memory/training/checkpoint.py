@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -27,7 +28,13 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.vec_env import VecEnv
 
-from rl_memory.config import ConfigError, RunConfig, config_from_dict, config_to_dict
+from rl_memory.config import (
+    ConfigError,
+    RunConfig,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+)
 from rl_memory.training.algorithms import algorithm_for
 from rl_memory.training.errors import CheckpointError
 from rl_memory.training.files import atomic_write_bytes
@@ -204,6 +211,17 @@ def _first_difference(stored: Any, current: Any) -> tuple[str, Any, Any]:
     return "", stored, current
 
 
+def fit_batch_envs(config: RunConfig, n_envs: int) -> RunConfig:
+    """Return ``config`` with ``ppo.batch_envs`` reduced to a divisor of ``n_envs`` if needed.
+
+    ``batch_envs`` only shapes training minibatches, so an agent can act and be evaluated
+    on any number of envs. The result is a copy when anything changes.
+    """
+    if n_envs % config.ppo.batch_envs == 0:
+        return config
+    return apply_overrides(config, [f"ppo.batch_envs={math.gcd(n_envs, config.ppo.batch_envs)}"])
+
+
 def load_checkpoint(
     path: Path,
     env: VecEnv,
@@ -226,12 +244,17 @@ def load_checkpoint(
     """
     info = info if info is not None else read_checkpoint(path)
     check_spaces(info, env, env_id or "the requested env")
-    spec = algorithm_for(info.config.memory.kind)
-    fresh = spec.build(info.config, env)
+    config = fit_batch_envs(info.config, env.num_envs)
+    spec = algorithm_for(config.memory.kind)
+    fresh = spec.build(config, env)
     custom_objects = _replacements_for_pickled_entries(path, fresh)
+    # Attributes passed to load() override the stored ones, here the fitted batch_envs.
+    overrides: dict[str, Any] = {}
+    if hasattr(fresh, "batch_envs"):
+        overrides["batch_envs"] = config.ppo.batch_envs
     try:
         return spec.algorithm_class().load(
-            path, env=env, device=device, custom_objects=custom_objects
+            path, env=env, device=device, custom_objects=custom_objects, **overrides
         )
     except (RuntimeError, ValueError, KeyError) as error:
         raise CheckpointError(

@@ -65,6 +65,18 @@ def test_round_trip_restores_agent(
     assert torch.equal(saved_optimizer[0]["exp_avg"], loaded_optimizer[0]["exp_avg"])
 
 
+def test_load_onto_fewer_envs(tmp_path: Path, trained: tuple[BaseAlgorithm, RunConfig]) -> None:
+    model, config = trained
+    path = tmp_path / "latest.zip"
+    save(model, config, path)
+    assert config.ppo.batch_envs == 4
+    loaded = load_checkpoint(path, build_agent_env(config, seed=1, n_envs=2))
+    assert loaded.n_envs == 2
+    assert getattr(loaded, "batch_envs", 2) == 2
+    actions, _ = loaded.predict(loaded.get_env().reset(), deterministic=True)  # type: ignore[union-attr]
+    assert actions.shape == (2,)
+
+
 def test_load_unpickles_nothing(
     tmp_path: Path, trained: tuple[BaseAlgorithm, RunConfig], monkeypatch: pytest.MonkeyPatch
 ) -> None:
