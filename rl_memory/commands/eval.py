@@ -28,18 +28,21 @@ def register(subparsers: Any) -> None:
         "and retained memories per layer. The env may differ from the training env (for "
         "example a longer corridor) as long as its observations have the same shape.",
     )
+
     parser.add_argument(
         "target",
         type=Path,
         metavar="RUN_DIR_OR_CHECKPOINT",
         help="a run folder written by `rl-memory train`, or a checkpoint .zip file",
     )
+
     parser.add_argument(
         "--checkpoint",
         choices=CHECKPOINT_CHOICES,
         default="latest",
         help="which checkpoint of a run folder to load (default: latest, the final agent)",
     )
+
     parser.add_argument(
         "--env",
         metavar="ID",
@@ -47,6 +50,7 @@ def register(subparsers: Any) -> None:
         "rl_memory/Corridor-L1000-v0; the training env.kwargs are then dropped "
         "(default: the training env and its kwargs)",
     )
+
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -56,6 +60,7 @@ def register(subparsers: Any) -> None:
         help="override an env.* key, e.g. --set env.kwargs.length=1000 or --set env.n_envs=8 "
         "(repeatable)",
     )
+
     parser.add_argument(
         "--episodes",
         type=int,
@@ -63,22 +68,26 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help=f"episodes to run (default: {DEFAULT_EPISODES})",
     )
+
     parser.add_argument(
         "--stochastic",
         action="store_true",
         help="sample actions from the policy (default: deterministic, the most likely action)",
     )
+
     parser.add_argument(
         "--seed",
         type=int,
         help="seed of the evaluation envs (default: the training seed + 10000, as in training)",
     )
+
     parser.add_argument(
         "--device",
         default="auto",
         metavar="DEVICE",
         help="torch device: auto, cpu, cuda or cuda:N (default: auto)",
     )
+
     parser.add_argument(
         "--output",
         type=Path,
@@ -86,6 +95,7 @@ def register(subparsers: Any) -> None:
         help="write the JSON result here; the file must not exist "
         "(default: RUN_DIR/evals/eval-<env>-<YYYYmmdd-HHMMSS>.json)",
     )
+
     parser.set_defaults(func=run)
 
 

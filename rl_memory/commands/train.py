@@ -45,6 +45,7 @@ def register(subparsers: Any) -> None:
         "write a run folder (config, checkpoints, metrics.csv, tensorboard events) and "
         "finish with an evaluation over at least 100 episodes, saved as eval.json.",
     )
+
     parser.add_argument(
         "--env",
         metavar="NAME",
@@ -52,12 +53,14 @@ def register(subparsers: Any) -> None:
         "registered Gymnasium id such as MiniGrid-MemoryS7-v0, which uses the default "
         f"configuration (default: {DEFAULT_ENV})",
     )
+
     parser.add_argument(
         "--config",
         metavar="FILE",
         type=Path,
         help="YAML file applied on top of the preset; it may set any subset of the keys",
     )
+
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -67,9 +70,11 @@ def register(subparsers: Any) -> None:
         help="override one config key, typed by its field, e.g. --set ppo.learning_rate=1e-4 "
         "or --set env.kwargs.length=30 (repeatable)",
     )
+
     parser.add_argument(
         "--seed", type=int, metavar="N", help="random seed (default: train.seed, 0)"
     )
+
     parser.add_argument(
         "--total-steps",
         type=int,
@@ -77,17 +82,20 @@ def register(subparsers: Any) -> None:
         help="environment steps to train for, summed over all envs; with --resume, the new "
         "total (default: train.total_steps of the preset)",
     )
+
     parser.add_argument(
         "--n-envs",
         type=int,
         metavar="N",
         help="environments stepped in parallel (default: env.n_envs of the preset)",
     )
+
     parser.add_argument(
         "--device",
         metavar="DEVICE",
         help="torch device: auto, cpu, cuda or cuda:N (default: train.device, auto)",
     )
+
     parser.add_argument(
         "--memory",
         choices=MEMORY_KINDS,
@@ -95,18 +103,21 @@ def register(subparsers: Any) -> None:
         "the baselines lstm (RecurrentPPO), frame-stack and none (SB3 PPO) use the same "
         "observation encoder (default: memory.kind of the preset, expire-span)",
     )
+
     parser.add_argument(
         "--wandb",
         choices=WANDB_MODES,
         help="wandb logging; online contacts the wandb server (default: offline when wandb "
         "is installed, else off; WANDB_MODE is respected)",
     )
+
     parser.add_argument(
         "--init-from",
         metavar="CHECKPOINT",
         help="start from the policy weights of this checkpoint, e.g. an agent trained on a "
         "shorter corridor; optimizer and step count start afresh (default: random weights)",
     )
+
     parser.add_argument(
         "--run-dir",
         type=Path,
@@ -114,6 +125,7 @@ def register(subparsers: Any) -> None:
         help="folder for this run; must not exist or be empty "
         f"(default: {DEFAULT_RUNS_ROOT}/<env>-<memory>-<YYYYmmdd-HHMMSS>)",
     )
+
     parser.add_argument(
         "--resume",
         type=Path,
@@ -122,6 +134,7 @@ def register(subparsers: Any) -> None:
         "configuration, step count and optimizer state; only --total-steps, --device and "
         "--wandb may change",
     )
+
     parser.set_defaults(func=run)
 
 

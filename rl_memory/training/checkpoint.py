@@ -268,8 +268,8 @@ def load_policy_weights(
 ) -> CheckpointInfo:
     """Copy the policy weights of a checkpoint into a freshly built agent.
 
-    Only the ``policy`` state dict is read (with ``torch.load(weights_only=True)``); the new
-    run keeps its own optimizer, step count and configuration, so a run can start from an
+    Only the ``policy`` state dict is read, with ``torch.load(weights_only=True)``. The new
+    run keeps its own optimizer, step count and configuration, so it can start from an
     agent trained on an easier task, such as a shorter corridor.
 
     Args:
