@@ -31,7 +31,8 @@ from torch import Tensor
 
 from rl_memory.agents.buffer import MemoryRolloutBuffer, MemoryRolloutSamples
 from rl_memory.agents.policy import MemoryPolicy
-from rl_memory.memory.base import MemoryDiagnostics, MemoryState
+from rl_memory.memory import MemoryDiagnostics, MemoryState
+from rl_memory.memory.expire_span import mean_span_loss, ramp_span_loss
 
 logger = logging.getLogger(__name__)
 
@@ -438,7 +439,29 @@ class ExpireSpanPPO(OnPolicyAlgorithm):
                 "train/loss": loss.item(),
                 "memory/span_loss": float(span_loss),
             }
+            metrics.update(self._layer_span_losses(evaluation.diagnostics, float(span_loss)))
         return loss, metrics
+
+    def _layer_span_losses(self, diagnostics: MemoryDiagnostics, total: float) -> dict[str, float]:
+        """Return ``memory/span_loss/layer{i}``, or nothing when the layers do not add up.
+
+        The memory reports only the sum over layers, so each layer's term is recomputed
+        with the memory package's loss functions and kept only if the terms sum to ``total``.
+        """
+        config = self.policy.memory_config
+        if diagnostics.span is None or config.span_loss_coef == 0:
+            return {}
+        if config.span_loss == "mean":
+            terms = [mean_span_loss(span, config.max_span) for span in diagnostics.span]
+        elif diagnostics.mask is not None:
+            n_queries = diagnostics.span[0].numel()
+            terms = [ramp_span_loss(mask, n_queries) for mask in diagnostics.mask]
+        else:
+            return {}
+        layer_losses = [config.span_loss_coef * float(term) for term in terms]
+        if abs(sum(layer_losses) - total) > 1e-5 * max(1.0, abs(total)):
+            return {}
+        return {f"memory/span_loss/layer{i}": value for i, value in enumerate(layer_losses)}
 
     def _record_train_metrics(self, history: dict[str, list[float]], clip_range: float) -> None:
         for key, values in history.items():

@@ -159,8 +159,19 @@ def test_learns_with_subproc_vec_env(policy_kwargs: Callable) -> None:
         env.close()
 
 
-def test_logs_memory_metrics(corridor: Callable, policy_kwargs: Callable, tmp_path: Path) -> None:
-    model = _small_model(corridor, policy_kwargs, span_learning_rate=1e-5)
+@pytest.mark.parametrize("span_loss", ["mean", "ramp"])
+def test_logs_memory_metrics(
+    corridor: Callable, policy_kwargs: Callable, tmp_path: Path, span_loss: str
+) -> None:
+    model = ExpireSpanPPO(
+        env=corridor(n_envs=2),
+        n_steps=16,
+        batch_envs=2,
+        n_epochs=2,
+        seed=0,
+        span_learning_rate=1e-5,
+        policy_kwargs=policy_kwargs(span_loss=span_loss),
+    )
     model.set_logger(configure(str(tmp_path), ["json"]))
     model.learn(64)
     records = [json.loads(line) for line in (tmp_path / "progress.json").read_text().splitlines()]
@@ -172,10 +183,13 @@ def test_logs_memory_metrics(corridor: Callable, policy_kwargs: Callable, tmp_pa
         "memory/span_mean",
         "memory/span_max/layer0",
         "memory/span_loss",
+        "memory/span_loss/layer1",
         "train/span_learning_rate",
     ]:
         assert key in last, key
     assert last["train/span_learning_rate"] == pytest.approx(1e-5)
+    layer_sum = last["memory/span_loss/layer0"] + last["memory/span_loss/layer1"]
+    assert layer_sum == pytest.approx(last["memory/span_loss"], rel=1e-4)
     assert last["memory/retained_max"] >= last["memory/retained_mean"] > 0
     groups = {g["name"]: g["lr"] for g in model.policy.optimizer.param_groups}
     assert groups == {"main": pytest.approx(3e-4), "span": pytest.approx(1e-5)}
