@@ -76,16 +76,19 @@ def resolve_wandb_mode(requested: str) -> ResolvedWandbMode:
 
 
 def wandb_callback(request: WandbRequest) -> BaseCallback | None:
-    """Return the callback of the installed wandb hook, or None when there is none."""
-    if request.mode == "off":
-        return None
+    """Return the callback of the installed hook, or None when there is none.
+
+    The hook is called in every mode, ``off`` included, because it also writes the memory
+    figures to the run folder and tensorboard; with ``off`` it starts no wandb run.
+    """
     if _hook is None and importlib.util.find_spec("rl_memory.viz") is not None:
         importlib.import_module("rl_memory.viz")
     if _hook is None:
-        logger.warning(
-            "wandb mode '%s' requested, but no wandb hook is installed; metrics go to "
-            "metrics.csv and tensorboard only",
-            request.mode,
-        )
+        if request.mode != "off":
+            logger.warning(
+                "wandb mode '%s' requested, but no wandb hook is installed; metrics go to "
+                "metrics.csv and tensorboard only",
+                request.mode,
+            )
         return None
     return _hook(request)

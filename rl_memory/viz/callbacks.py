@@ -107,15 +107,32 @@ class MemoryVizCallback(BaseCallback):
         self.policy_step = policy_step
         self.last_recorded_step: int | None = None
         self._env: Any = None
+        self.can_record = True
+
+    def _on_training_start(self) -> None:
+        from rl_memory.envs import make_env
+
+        self.last_recorded_step = self.num_timesteps  # a resumed run starts counting here
+        self._env = make_env(self.env_id, **self.env_kwargs)
+        if self._env.observation_space != self.model.observation_space:
+            # A frame-stacking agent reads stacked observations, which a single env's step
+            # does not provide, so its episodes cannot be recorded frame by frame.
+            logger.info(
+                "Not recording memory traces: the agent's observation space %s differs from "
+                "the env's %s (for example a frame stack).",
+                self.model.observation_space,
+                self._env.observation_space,
+            )
+            self.can_record = False
 
     def _on_step(self) -> bool:
         last = 0 if self.last_recorded_step is None else self.last_recorded_step
-        if self.num_timesteps - last >= self.interval:
+        if self.can_record and self.num_timesteps - last >= self.interval:
             self.record_and_log()
         return True
 
     def _on_training_end(self) -> None:
-        if self.last_recorded_step != self.num_timesteps:
+        if self.can_record and self.last_recorded_step != self.num_timesteps:
             self.record_and_log()
             self.logger.dump(self.num_timesteps)
 
@@ -166,9 +183,6 @@ class MemoryVizCallback(BaseCallback):
         for name, image in images.items():
             save_png(image, folder / f"{name}.png")
         write_trace_csv(trace, folder / "trace.csv")
-
-    def _on_training_start(self) -> None:
-        self.last_recorded_step = self.num_timesteps  # a resumed run starts counting here
 
 
 class WandbCallback(BaseCallback):

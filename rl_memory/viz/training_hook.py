@@ -1,8 +1,9 @@
 """The viz side of the trainer's wandb seam (``rl_memory.training.hooks``).
 
-Importing ``rl_memory.viz`` installs ``viz_callback`` as the trainer's wandb hook, so
-``rl-memory train --wandb offline|online`` gets the memory figures, the per-step tables and
-every SB3 scalar in its wandb run, with figures also in the run folder and tensorboard.
+Importing ``rl_memory.viz`` installs ``viz_callback`` as the trainer's wandb hook, so every
+``rl-memory train`` writes the memory figures and per-step tables to the run folder and
+tensorboard, and with ``--wandb offline|online`` also puts them and every SB3 scalar in its
+wandb run.
 """
 
 from __future__ import annotations
