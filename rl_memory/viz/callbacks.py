@@ -209,6 +209,10 @@ class WandbCallback(BaseCallback):
 
     def _on_training_end(self) -> None:
         if self.finish_at_end:
+            # Later dumps of the SB3 logger (a final evaluation, say) must not reach a
+            # finished run.
+            formats = self.model.logger.output_formats
+            formats[:] = [f for f in formats if not isinstance(f, WandbWriter)]
             self.output.finish()
 
 

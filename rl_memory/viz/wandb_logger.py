@@ -178,8 +178,8 @@ class WandbOutput:
         self._skipped_video = False
 
     def log(self, data: Mapping[str, Any], step: int) -> None:
-        """Log ``data`` at ``step`` (env steps); after a failure, do nothing."""
-        if self.failed or not data:
+        """Log ``data`` at ``step`` (env steps); after a failure or ``finish``, do nothing."""
+        if self.failed or self.run is None or not data:
             return
         try:
             self.run.log(dict(data), step=int(step))

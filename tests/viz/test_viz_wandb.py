@@ -163,6 +163,7 @@ def test_training_logs_offline_run(tmp_path, wandb_home):
         "memory/spans._type",
         "memory/recall_memory._type",
         "memory/episode_trace._type",
+        "memory/episode_video._type",
     ):
         assert key in keys, f"{key} missing from the offline run's history"
     steps = [item["_step"] for item in history if "memory/memory_timeline._type" in item]
