@@ -332,18 +332,28 @@ class ExpireSpanPPO(OnPolicyAlgorithm):
             self._last_episode_starts = dones
             self._last_memory_state = step.state
 
+        self._finish_rollout(rollout_buffer, new_obs, dones, memory_stats)
+        callback.update_locals(locals())
+        callback.on_rollout_end()
+        return True
+
+    def _finish_rollout(
+        self,
+        rollout_buffer: MemoryRolloutBuffer,
+        new_obs: Any,
+        dones: np.ndarray,
+        memory_stats: MemoryStats,
+    ) -> None:
+        """Bootstrap from the next observations, run GAE and record the memory metrics."""
         with torch.no_grad():
             last_values = self.policy.predict_values(
-                obs_as_tensor(new_obs, self.device),  # type: ignore[arg-type]
-                self._last_memory_state,
+                obs_as_tensor(new_obs, self.device),
+                self._last_memory_state,  # type: ignore[arg-type]
                 torch.as_tensor(dones, device=self.device),
             )
         rollout_buffer.compute_returns_and_advantage(last_values)
         for key, value in memory_stats.metrics().items():
             self.logger.record(key, value)
-        callback.update_locals(locals())
-        callback.on_rollout_end()
-        return True
 
     def _final_values(
         self, infos: list[dict[str, Any]], truncated: np.ndarray, state: MemoryState

@@ -10,9 +10,11 @@ import pytest
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.utils import obs_as_tensor
 
 from rl_memory.agents import ExpireSpanPPO, MemoryPolicy
+from rl_memory.envs import make_env
 from rl_memory.memory import MemoryState
 
 MEMORY_KINDS = ["expire-span", "transformer-xl", "all", "none"]
@@ -234,3 +236,76 @@ def test_span_parameters_get_own_group(dict_space: spaces.Dict, policy_kwargs: C
     assert {id(p) for p in groups["span"]} == span_ids
     assert not span_ids & {id(p) for p in groups["main"]}
     assert len(groups["main"]) + len(groups["span"]) == len(list(policy.parameters()))
+
+
+class TruncationRecorder(BaseCallback):
+    """Keep the terminal observations and the buffer of the first rollout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.terminal_obs: dict[int, dict[str, np.ndarray]] = {}
+        self.buffer: dict[str, Any] = {}
+
+    def _on_step(self) -> bool:
+        step = self.model.rollout_buffer.pos  # on_step runs before the step is stored
+        for info in self.locals["infos"]:
+            if info.get("TimeLimit.truncated"):
+                self.terminal_obs[step] = info["terminal_observation"]
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if not self.buffer:
+            buffer = self.model.rollout_buffer
+            self.buffer = {
+                "obs": {k: v[:, 0].copy() for k, v in buffer.observations.items()},
+                "actions": buffer.actions[:, 0].copy(),
+                "episode_starts": buffer.episode_starts[:, 0].copy(),
+                "truncated": buffer.truncated[:, 0].copy(),
+                "terminated": buffer.terminated[:, 0].copy(),
+                "final_values": buffer.final_values[:, 0].copy(),
+            }
+
+
+def test_truncation_bootstraps_through_episode_memory(
+    corridor: Callable, policy_kwargs: Callable
+) -> None:
+    # A 20-cell corridor cannot be finished in 10 steps, so the first episode is truncated
+    # at step 9 and its final observation is valued through that episode's memory.
+    env = make_vec_env(
+        lambda: make_env("rl_memory/Corridor-v0", length=20, max_steps=10), n_envs=1, seed=0
+    )
+    model = ExpireSpanPPO(
+        env=env,
+        learning_rate=0.0,
+        n_steps=16,
+        batch_envs=1,
+        seed=0,
+        device="cpu",
+        policy_kwargs=policy_kwargs("all"),
+    )
+    recorder = TruncationRecorder()
+    model.learn(16, callback=recorder)
+    policy, space, buffer = model.policy, model.observation_space, recorder.buffer
+    assert buffer["truncated"][9]
+    assert not buffer["terminated"][9]
+    assert 9 in recorder.terminal_obs
+
+    state = policy.initial_state(1)
+    with torch.no_grad():
+        for t in range(10):
+            obs = {k: v[t : t + 1].reshape(1, *space[k].shape) for k, v in buffer["obs"].items()}
+            _, _, _, state = policy.evaluate_actions(
+                obs_as_tensor(obs, policy.device),
+                torch.as_tensor(buffer["actions"][t : t + 1]),
+                state,
+                torch.as_tensor(buffer["episode_starts"][t : t + 1]),
+            )
+        final = {k: np.asarray(v)[None] for k, v in recorder.terminal_obs[9].items()}
+        final_tensor = obs_as_tensor(final, policy.device)
+        expected = policy.predict_values(final_tensor, state, torch.tensor([False]))
+        memoryless = policy.predict_values(
+            final_tensor, policy.initial_state(1), torch.tensor([True])
+        )
+
+    assert buffer["final_values"][9] == pytest.approx(expected.item(), abs=1e-5)
+    assert buffer["final_values"][9] != pytest.approx(memoryless.item(), abs=1e-5)
