@@ -556,7 +556,28 @@ def validate(config: RunConfig) -> RunConfig:
             f"invalid value {config.train.device!r} for 'train.device': allowed values are "
             "auto, cpu, mps, cuda, cuda:N"
         )
+    _check_device_available(config.train.device)
     return config
+
+
+def _check_device_available(device: str) -> None:
+    """Reject a CUDA or MPS device that this machine lacks, instead of training on the CPU."""
+    if not device.startswith(("cuda", "mps")):
+        return
+    import torch
+
+    if device == "mps":
+        available = torch.backends.mps.is_available()
+        present = "no MPS device"
+    else:
+        index = int(device.split(":")[1]) if ":" in device else 0
+        available = index < torch.cuda.device_count()
+        present = f"{torch.cuda.device_count()} CUDA device(s)"
+    if not available:
+        raise ConfigError(
+            f"invalid value {device!r} for 'train.device': this machine has {present}; "
+            "use --device cpu or --device auto"
+        )
 
 
 # YAML files and presets ------------------------------------------------------------------

@@ -175,6 +175,8 @@ BAD_INPUT = [
     (["train", "--env", "smoke", "--total-steps", "0"], "'train.total_steps' (--total-steps)"),
     (["train", "--env", "NoSuchEnv-v0"], "unknown env or preset 'NoSuchEnv-v0'"),
     (["train", "--env", "smoke", "--set", "env.kwargs.length=-3"], "length must be"),
+    (["train", "--env", "smoke", "--set", "env.kwargs.lenght=5"], "did you mean 'length'"),
+    (["train", "--env", "smoke", "--device", "cuda:99"], "use --device cpu"),
     (["train", "--env", "smoke", "--config", "missing.yaml"], "config file not found"),
     (["train", "--resume", "RUN", "--set", "ppo.gamma=0.5"], "cannot be used with --resume"),
     (
@@ -228,3 +230,12 @@ def test_bad_input(
     assert snapshot(run_dir) == before
     assert snapshot(bad_dir) == bad_before
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "visualize", "play"])
+def test_negative_seed_rejected(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    target = {"train": [], "eval": ["RUN"], "visualize": ["RUN"], "play": ["--env", "corridor"]}
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, *target[command], "--seed", "-1"])
+    assert exit_info.value.code == 2
+    assert "invalid seed -1: use an integer from 0 to 4294967295" in capsys.readouterr().err

@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rl_memory.commands import seed_value
+
 DEFAULT_EPISODES = 100
 CHECKPOINT_CHOICES = ("latest", "best")
 
@@ -77,7 +79,7 @@ def register(subparsers: Any) -> None:
 
     parser.add_argument(
         "--seed",
-        type=int,
+        type=seed_value,
         help="seed of the evaluation envs (default: the training seed + 10000, as in training)",
     )
 

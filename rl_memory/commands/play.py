@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any
+
+from rl_memory.commands import seed_value
 
 
 def register(subparsers: Any) -> None:
@@ -17,8 +21,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--env", required=True, metavar="ID", help="task id, e.g. rl_memory/Corridor-L10-v0"
     )
-    parser.add_argument("--seed", type=int, default=None, help="seed of the first episode")
+    parser.add_argument("--seed", type=seed_value, default=None, help="seed of the first episode")
     parser.set_defaults(func=run)
+
+
+def _has_display() -> bool:
+    """Whether pygame can open a window: always on macOS and Windows, else with a display."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    if os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen"):
+        return True  # a headless SDL driver, as the tests use
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
         env_id = resolve_env_id(args.env)
     except ValueError as error:
         raise UsageError(str(error)) from error
+    if not _has_display():
+        raise UsageError(
+            "play opens a window, but no display was found (DISPLAY and WAYLAND_DISPLAY are "
+            "unset): run it on a desktop session or with X forwarding (ssh -X)"
+        )
     env = gymnasium.make(env_id, render_mode="human")
 
     class NavigationControl(ManualControl):

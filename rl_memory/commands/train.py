@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rl_memory.commands import seed_value
+
 DEFAULT_ENV = "corridor"
 DEFAULT_RUNS_ROOT = Path("runs")
 MEMORY_KINDS = ("expire-span", "transformer-xl", "all", "lstm", "frame-stack", "none")
@@ -72,7 +74,7 @@ def register(subparsers: Any) -> None:
     )
 
     parser.add_argument(
-        "--seed", type=int, metavar="N", help="random seed (default: train.seed, 0)"
+        "--seed", type=seed_value, metavar="N", help="random seed (default: train.seed, 0)"
     )
 
     parser.add_argument(

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rl_memory.commands import seed_value
+
 DEFAULT_EPISODES = 3
 CHECKPOINT_CHOICES = ("latest", "best")
 REPORT_FOLDER = "report"
@@ -62,7 +64,7 @@ def register(subparsers: Any) -> None:
         "report-2, report-3, ... when taken)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the first episode (default: 0)"
+        "--seed", type=seed_value, default=0, help="seed of the first episode (default: 0)"
     )
     parser.add_argument(
         "--stochastic",

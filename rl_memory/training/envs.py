@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -33,10 +35,41 @@ def check_env_config(env: EnvConfig) -> None:
     """
     try:
         single = make_single_env(env.id, dict(env.kwargs))
-    except (ValueError, TypeError, gymnasium.error.Error) as error:
+    except TypeError as error:
+        raise EnvSetupError(_argument_error_message(env, error)) from None
+    except (ValueError, gymnasium.error.Error) as error:
         kwargs = f" with env.kwargs {env.kwargs}" if env.kwargs else ""
         raise EnvSetupError(f"cannot create env '{env.id}'{kwargs}: {error}") from None
     single.close()
+
+
+def _argument_error_message(env: EnvConfig, error: TypeError) -> str:
+    """Name the env arguments that were rejected, the accepted ones and a close match."""
+    from rl_memory.envs.make import resolve_env_id
+
+    message = f"cannot create env '{env.id}' with env.kwargs {env.kwargs}: {error}"
+    try:
+        entry_point = gymnasium.spec(resolve_env_id(env.id)).entry_point
+        env_class = gymnasium.envs.registration.load_env_creator(entry_point)  # type: ignore[arg-type]
+        parameters = inspect.signature(env_class).parameters
+    except (ValueError, TypeError, gymnasium.error.Error):
+        return message
+    accepted = [
+        name
+        for name, parameter in parameters.items()
+        if parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL)
+    ]
+    unknown = [name for name in env.kwargs if name not in accepted]
+    if not unknown:
+        return message
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, accepted, n=1)
+        hints.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    return (
+        f"invalid env.kwargs for '{env.id}': unknown argument {', '.join(hints)}; "
+        f"accepted arguments: {', '.join(accepted)}"
+    )
 
 
 def build_vec_env(env: EnvConfig, seed: int, n_envs: int | None = None) -> VecEnv:

@@ -26,6 +26,18 @@ def test_play_unknown_id_is_usage_error(capsys: pytest.CaptureFixture[str]) -> N
     assert len(error.strip().splitlines()) == 1
 
 
+def test_play_without_display_is_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    assert main(["play", "--env", "rl_memory/Corridor-v0"]) == 2
+    error = capsys.readouterr().err
+    assert "no display was found" in error
+    assert len(error.strip().splitlines()) == 1
+
+
 def test_play_ignores_actions_outside_task(monkeypatch: pytest.MonkeyPatch) -> None:
     from minigrid.core.actions import Actions
     from minigrid.manual_control import ManualControl
