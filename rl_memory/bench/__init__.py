@@ -1,8 +1,8 @@
 """The learning benchmark: memory agents and baselines on corridors of growing length.
 
 ``run_benchmark(BenchmarkPlan(...))`` trains every (agent, length, seed) cell in its own
-process through ``rl_memory.training.train`` and writes a CSV, a markdown table and a plot;
-``rl-memory bench`` is its command line and ``benchmarks/learning.py`` runs the measurement
+process through ``rl_memory.training.train``, then writes a CSV, a markdown table and a plot.
+``rl-memory bench`` is its command line, and ``benchmarks/learning.py`` runs the measurement
 recorded in ``docs/benchmarks.md``.
 """
 

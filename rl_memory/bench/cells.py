@@ -1,6 +1,6 @@
 """One cell of the learning benchmark: an agent, a corridor length and a seed, trained once.
 
-A cell runs in its own process (``python -m rl_memory.bench.cells SPEC.json RESULT.json``)
+A cell runs in its own process (``python -m rl_memory.bench SPEC.json RESULT.json``)
 so that its peak resident memory can be read on its own. It trains through
 ``rl_memory.training.train``, so it writes the same run folder and ``eval.json`` as
 ``rl-memory train``, and adds a learning curve measured by ``LearningCurveCallback``.
@@ -32,7 +32,7 @@ SPAN_RATE_TIMES_LENGTH = 3e-3
 
 @dataclass
 class Cell:
-    """What one benchmark cell trains."""
+    """Agent, corridor length, seed and budget of one benchmark cell."""
 
     agent: str
     """Label of the agent: a memory kind, or ``KIND:KEY=VALUE,...`` for a variant of one."""
@@ -112,8 +112,8 @@ class LearningCurveCallback(BaseCallback):
 
     Args:
         window: Episodes in the rolling success rate.
-        target: Success rate that counts as solved; ``steps_to_target`` is the first env step
-            count at a rollout end where the rate over a full window reaches it.
+        target: Success rate that counts as solved. ``steps_to_target`` is the env step count
+            at the first rollout end where the rate over a full window reaches it.
         stop_at_target: Stop training when the target is reached.
         max_wall_time_s: Stop training at the first rollout end after this many seconds.
     """
@@ -162,12 +162,15 @@ class LearningCurveCallback(BaseCallback):
 def run_cell(cell: Cell, run_dir: Path) -> dict[str, Any]:
     """Train one cell in ``run_dir`` and return its result (JSON-ready).
 
-    The result holds the cell, the final evaluation record (as in ``eval.json``), the
+    The result contains the cell, the final evaluation record (as in ``eval.json``), the
     learning curve, the env steps at which the target was reached (None if never), why
     training stopped ('budget', 'target' or 'wall-cap') and the training throughput.
     """
-    from rl_memory.training import train
+    from rl_memory.training import set_wandb_hook, train
 
+    # The viz hook records episodes when training ends, inside the timed learn() call; a cell
+    # measures training alone, and log.wandb is off, so it gets a hook that adds nothing.
+    set_wandb_hook(lambda request: None)
     config = corridor_config(cell)
     callback = LearningCurveCallback(
         cell.window, cell.target, cell.stop_at_target, cell.max_wall_time_s
@@ -189,13 +192,9 @@ def run_cell(cell: Cell, run_dir: Path) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     """Run the cell of ``SPEC.json`` (a ``Cell`` and a ``run_dir``) and write ``RESULT.json``."""
     if len(argv) != 2:
-        print("usage: python -m rl_memory.bench.cells SPEC.json RESULT.json", file=sys.stderr)
+        print("usage: python -m rl_memory.bench SPEC.json RESULT.json", file=sys.stderr)
         return 2
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     result = run_cell(Cell(**spec["cell"]), Path(spec["run_dir"]))
     Path(argv[1]).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class BenchmarkPlan:
-    """What the learning benchmark trains and evaluates."""
+    """Agents, lengths, seeds, budgets and evaluations of one learning benchmark."""
 
     agents: list[str]
     """Memory kinds, or ``KIND:KEY=VALUE,...`` variants such as

@@ -167,6 +167,7 @@ def results_markdown(rows: Sequence[dict[str, Any]], target: float) -> str:
         if agent.startswith("frame-stack") and ok:
             kept = f"{ok[0]['frame_stack']} (stack)"
         peak = max((r["peak_rss_mib"] for r in ok if r["peak_rss_mib"]), default=None)
+        success, steps = success or "—", steps or "—"
         if failed:
             success += f" ({failed} failed)"
         lines.append(
@@ -210,6 +211,7 @@ def plot_curves(path: Path, results: Sequence[dict[str, Any]], target: float) ->
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     cells = [r for r in results if "error" not in r]
     lengths = sorted({r["cell"]["length"] for r in cells})
@@ -234,6 +236,7 @@ def plot_curves(path: Path, results: Sequence[dict[str, Any]], target: float) ->
         ax.axhline(target, color="grey", ls=":", lw=1)
         ax.set_title(f"corridor length {length:,}")
         ax.set_xlabel("env steps")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1000:g}k"))
         ax.set_ylim(-0.02, 1.02)
     axes[0][0].set_ylabel(
         f"training success (last {cells[0]['cell']['window']} episodes)" if cells else ""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rl_memory.bench.cells import Cell
+from rl_memory.training.files import unique_path
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ CHILD_GRACE_S = 900.0
 
 @dataclass
 class ChildRun:
-    """How a child process ended and what it used."""
+    """Exit status, peak resident memory and wall time of a child process."""
 
     returncode: int
     peak_rss_mib: float
@@ -76,22 +77,46 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def stored_result(cell: Cell, out_dir: Path) -> dict[str, Any] | None:
+    """Return the result of ``cell`` stored in ``out_dir`` by an earlier run, if complete.
+
+    A result counts only if it was measured with the same cell settings and has its peak
+    memory, so a benchmark can be continued after an interruption or a failed cell.
+    """
+    path = out_dir / "cells" / f"{cell.name}.json"
+    if not path.is_file():
+        return None
+    result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if result.get("cell") != asdict(cell) or "peak_rss_mib" not in result:
+        return None
+    return result
+
+
 def run_cell_process(cell: Cell, out_dir: Path) -> dict[str, Any]:
     """Train ``cell`` in a child process under ``out_dir/runs`` and return its result.
 
     The result is that of ``rl_memory.bench.cells.run_cell`` plus ``peak_rss_mib`` and the
     child's wall time; a cell whose child failed gets ``error`` with the log's path instead.
+    A complete result of the same cell already in ``out_dir`` is returned without training;
+    the run folder of an earlier failed attempt is renamed with a ``-failed`` suffix.
     """
+    previous = stored_result(cell, out_dir)
+    if previous is not None:
+        logger.info("cell %s: using the result stored in %s", cell.name, out_dir)
+        return previous
     cell_dir = out_dir / "cells"
     cell_dir.mkdir(parents=True, exist_ok=True)
     spec_path = cell_dir / f"{cell.name}.spec.json"
     result_path = cell_dir / f"{cell.name}.json"
     log_path = cell_dir / f"{cell.name}.log"
-    spec = {"cell": asdict(cell), "run_dir": str(out_dir / "runs" / cell.name)}
+    run_dir = out_dir / "runs" / cell.name
+    if run_dir.exists():
+        run_dir.rename(unique_path(run_dir.with_name(f"{cell.name}-failed")))
+    spec = {"cell": asdict(cell), "run_dir": str(run_dir)}
     spec_path.write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
 
     timeout = None if cell.max_wall_time_s is None else cell.max_wall_time_s + CHILD_GRACE_S
-    command = [sys.executable, "-m", "rl_memory.bench.cells", str(spec_path), str(result_path)]
+    command = [sys.executable, "-m", "rl_memory.bench", str(spec_path), str(result_path)]
     child = run_child(command, log_path, timeout)
     if child.returncode != 0 or not result_path.is_file():
         reason = "timed out" if child.timed_out else f"exit status {child.returncode}"
@@ -109,6 +134,8 @@ def evaluate_on_length(
 ) -> dict[str, Any]:
     """Evaluate a trained cell's final agent on a corridor of ``length`` with ``rl-memory eval``.
 
+    An evaluation with the same number of episodes already in ``out_dir`` is reused.
+
     Returns the evaluation record plus the training cell, ``eval_length``, ``peak_rss_mib``
     and the child's wall time, or the cell with ``error`` if the evaluation failed.
     """
@@ -118,6 +145,12 @@ def evaluate_on_length(
     eval_dir = out_dir / "generalization"
     eval_dir.mkdir(parents=True, exist_ok=True)
     output = eval_dir / f"{name}.json"
+    usage_path = eval_dir / f"{name}.usage.json"
+    base = {"cell": cell, "eval_length": length}
+    if output.is_file() and usage_path.is_file():
+        record = json.loads(output.read_text(encoding="utf-8"))
+        if record.get("episodes") == episodes:
+            return {**base, **record, **json.loads(usage_path.read_text(encoding="utf-8"))}
     output.unlink(missing_ok=True)
     command = [sys.executable, "-m", "rl_memory.cli", "eval", run_dir, "--output", str(output)]
     command += ["--episodes", str(episodes), "--set", f"env.kwargs.length={length}"]
@@ -126,15 +159,11 @@ def evaluate_on_length(
     command += ["--set", f"env.n_envs={n_envs}"]
     command += ["--device", "cpu"]
     child = run_child(command, eval_dir / f"{name}.log", timeout_s)
-    base = {"cell": cell, "eval_length": length}
     if child.returncode != 0 or not output.is_file():
         reason = "timed out" if child.timed_out else f"exit status {child.returncode}"
         logger.error("evaluation %s failed (%s)", name, reason)
         return {**base, "error": reason}
     record = json.loads(output.read_text(encoding="utf-8"))
-    return {
-        **base,
-        **record,
-        "peak_rss_mib": child.peak_rss_mib,
-        "process_wall_time_s": child.wall_time_s,
-    }
+    usage = {"peak_rss_mib": child.peak_rss_mib, "process_wall_time_s": child.wall_time_s}
+    usage_path.write_text(json.dumps(usage) + "\n", encoding="utf-8")
+    return {**base, **record, **usage}
