@@ -214,3 +214,10 @@ def test_bench_command_writes_tables(tmp_path: Path) -> None:
     assert "| 3 | frame-stack |" in (out / "results.md").read_text()
     result = json.loads((out / "cells" / "frame-stack-L3-s0.json").read_text())
     assert [steps for steps, _ in result["curve"]] == [64, 128]
+
+    # The same command again reuses the stored cell and evaluation instead of training.
+    before = (out / "results.csv").read_text()
+    status, stdout, err = run_cli(argv)
+    assert status == 0, err
+    assert (out / "results.csv").read_text() == before
+    assert sorted(path.name for path in (out / "runs").iterdir()) == ["frame-stack-L3-s0"]
