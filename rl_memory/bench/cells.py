@@ -167,15 +167,20 @@ def run_cell(cell: Cell, run_dir: Path) -> dict[str, Any]:
     training stopped ('budget', 'target' or 'wall-cap') and the training throughput.
     """
     from rl_memory.training import set_wandb_hook, train
+    from rl_memory.training.hooks import installed_wandb_hook
 
-    # The viz hook records episodes when training ends, inside the timed learn() call; a cell
-    # measures training alone, and log.wandb is off, so it gets a hook that adds nothing.
-    set_wandb_hook(lambda request: None)
     config = corridor_config(cell)
     callback = LearningCurveCallback(
         cell.window, cell.target, cell.stop_at_target, cell.max_wall_time_s
     )
-    record = train(config, run_dir, callbacks=[callback])
+    # The viz hook records episodes when training ends, inside the timed learn() call; a cell
+    # measures training alone, and log.wandb is off, so it gets a hook that adds nothing.
+    previous_hook = installed_wandb_hook()
+    set_wandb_hook(lambda request: None)
+    try:
+        record = train(config, run_dir, callbacks=[callback])
+    finally:
+        set_wandb_hook(previous_hook)
     train_time = record["wall_time_s"]["train"]
     return {
         "cell": asdict(cell),

@@ -61,6 +61,11 @@ def set_wandb_hook(hook: WandbHook | None) -> None:
     _hook = hook
 
 
+def installed_wandb_hook() -> WandbHook | None:
+    """Return the hook that ``set_wandb_hook`` installed last, or None."""
+    return _hook
+
+
 def resolve_wandb_mode(requested: str) -> ResolvedWandbMode:
     """Turn ``log.wandb`` into a concrete mode.
 
