@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
 
 
 def _has_display() -> bool:
-    """Whether pygame can open a window: always on macOS and Windows, else with a display."""
+    """Return whether pygame can open a window: always on macOS and Windows, else with a display."""
     if sys.platform in ("darwin", "win32"):
         return True
     if os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen"):

@@ -44,7 +44,7 @@ def check_env_config(env: EnvConfig) -> None:
 
 
 def _argument_error_message(env: EnvConfig, error: TypeError) -> str:
-    """Name the env arguments that were rejected, the accepted ones and a close match."""
+    """Return an error naming the rejected env arguments, close matches and accepted ones."""
     from rl_memory.envs.make import resolve_env_id
 
     message = f"cannot create env '{env.id}' with env.kwargs {env.kwargs}: {error}"
