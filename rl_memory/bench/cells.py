@@ -173,8 +173,8 @@ def run_cell(cell: Cell, run_dir: Path) -> dict[str, Any]:
     callback = LearningCurveCallback(
         cell.window, cell.target, cell.stop_at_target, cell.max_wall_time_s
     )
-    # The viz hook records episodes when training ends, inside the timed learn() call; a cell
-    # measures training alone, and log.wandb is off, so it gets a hook that adds nothing.
+    # The viz hook records episodes when training ends, inside the timed learn() call. A cell
+    # measures training alone, so it gets a hook that adds nothing.
     previous_hook = installed_wandb_hook()
     set_wandb_hook(lambda request: None)
     try:

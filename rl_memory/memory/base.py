@@ -94,7 +94,7 @@ class MemoryState:
 
 @dataclass
 class MemoryDiagnostics:
-    """What one forward of a memory reveals, for losses, metrics and figures.
+    """Diagnostics of one forward of a memory, for losses, metrics and figures.
 
     Shapes are given for acting (one frame per env); in learning mode a T axis follows B.
     """

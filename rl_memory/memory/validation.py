@@ -92,7 +92,7 @@ def check_step_inputs(
         )
     if state.n_envs != x.shape[0]:
         raise ValueError(
-            f"Invalid state for step: it holds {state.n_envs} envs but x has {x.shape[0]}; "
+            f"Invalid state for step: it contains {state.n_envs} envs but x has {x.shape[0]}; "
             "start from memory.initial_state(n_envs) or select the matching envs."
         )
 
@@ -113,6 +113,6 @@ def check_sequence_inputs(
         )
     if state.n_envs != x.shape[0]:
         raise ValueError(
-            f"Invalid state for forward_sequence: it holds {state.n_envs} envs but x has "
+            f"Invalid state for forward_sequence: it contains {state.n_envs} envs but x has "
             f"{x.shape[0]} chunks; pass memory.select(state, env_indices) for the chunks."
         )

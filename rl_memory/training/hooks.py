@@ -84,7 +84,7 @@ def wandb_callback(request: WandbRequest) -> BaseCallback | None:
     """Return the callback of the installed hook, or None when there is none.
 
     The hook is called in every mode, ``off`` included, because it also writes the memory
-    figures to the run folder and tensorboard; with ``off`` it starts no wandb run.
+    figures to the run folder and tensorboard. With ``off`` it starts no wandb run.
     """
     if _hook is None and importlib.util.find_spec("rl_memory.viz") is not None:
         importlib.import_module("rl_memory.viz")

@@ -36,7 +36,7 @@ FrameSource = Callable[[Any], "np.ndarray | None"]
 
 @dataclass
 class LayerTrace:
-    """What one memory layer held at each step of an episode (all lists have length T)."""
+    """Contents of one memory layer at each step of an episode (all lists have length T)."""
 
     memory_step: list[np.ndarray] = field(default_factory=list)
     """[M_t] int: episode step of each memory the query of step t attended."""

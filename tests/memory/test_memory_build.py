@@ -93,7 +93,7 @@ def test_bad_step_inputs_raise() -> None:
     state = memory.initial_state(2)
     with pytest.raises(ValueError, match="expected \\[n_envs, d_model\\]"):
         memory.step(torch.randn(2, 9), state, torch.zeros(2, dtype=torch.bool))
-    with pytest.raises(ValueError, match="holds 2 envs but x has 3"):
+    with pytest.raises(ValueError, match="contains 2 envs but x has 3"):
         memory.step(torch.randn(3, 8), state, torch.zeros(3, dtype=torch.bool))
     with pytest.raises(ValueError, match="one flag per env"):
         memory.step(torch.randn(2, 8), state, torch.zeros(2, 1, dtype=torch.bool))
