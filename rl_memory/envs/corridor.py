@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 from minigrid.core.mission import MissionSpace
 from minigrid.core.world_object import Ball, WorldObj
 
@@ -16,6 +17,9 @@ from rl_memory.envs.base import (
     check_view_size,
     filled_grid,
 )
+
+ArmOrder = Literal["fixed", "random"]
+ARM_ORDERS: tuple[ArmOrder, ...] = ("fixed", "random")
 
 CORRIDOR_MISSION = "remember the color of the cue and go to the ball of that color"
 
@@ -39,10 +43,13 @@ class CorridorEnv(MemoryTaskEnv):
     facing east. A ball of the cue colour sits in the wall cell to the agent's left, so it
     is in view at the first observation. After ``cue_duration`` observations the cue is
     replaced by wall. At the east end a north-south hallway joins ``n_colors`` dead-end arms,
-    each ending at a ball of a different colour (the order of the colours along the
-    hallway is random). Walking into the ball whose colour matches the cue ends the
-    episode with a reward, walking into another ends it with none. A memoryless agent can
-    only guess, so it succeeds in about ``1 / n_colors`` of the episodes.
+    each ending at a ball of a different colour. With ``arm_order="fixed"`` (the classic
+    T-maze) the colours keep their order from north to south, so the cue tells which way
+    to turn; with ``arm_order="random"`` the order is drawn per episode, and the agent
+    must compare the remembered cue with the balls it sees at the junction. Walking into
+    the ball whose colour matches the cue ends the episode with a reward, walking into
+    another ends it with none. A memoryless agent can only guess, so it succeeds in about
+    ``1 / n_colors`` of the episodes.
 
     Layout for ``length=4, n_colors=2`` (``C`` cue, ``>`` agent, ``a`` and ``b`` balls)::
 
@@ -82,9 +89,9 @@ class CorridorEnv(MemoryTaskEnv):
 
     The agent faces east on the corridor row, at one of the first ``start_jitter + 1``
     cells (uniform, clipped to the corridor). The cue colour is uniform over the first
-    ``n_colors`` colours of (red, green, blue, purple, yellow, grey), and the order of
-    the arms is a uniform permutation. All three are drawn independently from
-    ``self.np_random``.
+    ``n_colors`` colours of (red, green, blue, purple, yellow, grey). With
+    ``arm_order="random"`` the order of the arms is a uniform permutation. All are drawn
+    independently from ``self.np_random``.
 
     ## Episode End
 
@@ -105,6 +112,9 @@ class CorridorEnv(MemoryTaskEnv):
     - ``cue_duration``: number of observations that show the cue, >= 1 (default 1).
     - ``start_jitter``: the start cell is drawn from the first ``start_jitter + 1``
       corridor cells, >= 0 (default 2).
+    - ``arm_order``: "fixed" (default; red is the northmost arm, then green, ...) or
+      "random" (a new order each episode). "random" makes the choice an XOR of the cue
+      and the order, which policy-gradient agents learn far more slowly.
     - ``max_steps``: step budget; default ``3 * (length + 2 * n_colors) + 20``.
     - ``agent_view_size``: odd, >= 3 (default 7).
     - ``render_mode``: None, "rgb_array" or "human". Grids wider than 51 cells render
@@ -117,7 +127,7 @@ class CorridorEnv(MemoryTaskEnv):
 
     ## Version History
 
-    - v0: initial version.
+    - v0: initial version (``arm_order`` added before the first release).
     """
 
     def __init__(
@@ -126,6 +136,7 @@ class CorridorEnv(MemoryTaskEnv):
         n_colors: int = 2,
         cue_duration: int = 1,
         start_jitter: int = 2,
+        arm_order: ArmOrder = "fixed",
         max_steps: int | None = None,
         agent_view_size: int = 7,
         render_mode: str | None = None,
@@ -137,6 +148,12 @@ class CorridorEnv(MemoryTaskEnv):
         )
         self.cue_duration = check_int("cue_duration", cue_duration, 1)
         self.start_jitter = check_int("start_jitter", start_jitter, 0)
+        if arm_order not in ARM_ORDERS:
+            raise ValueError(
+                f"arm_order must be 'fixed' or 'random', got {arm_order!r}: 'fixed' keeps the "
+                "arm colours in order from north to south, 'random' draws an order per episode."
+            )
+        self.arm_order: ArmOrder = arm_order
         max_steps = check_max_steps(
             max_steps, default_corridor_max_steps(self.length, self.n_colors)
         )
@@ -163,7 +180,10 @@ class CorridorEnv(MemoryTaskEnv):
         cue_index = int(self.np_random.integers(self.n_colors))
         start_cells = min(self.start_jitter + 1, self.length)
         start_x = 1 + int(self.np_random.integers(start_cells))
-        arm_order = self.np_random.permutation(self.n_colors)
+        if self.arm_order == "random":
+            arm_colors = self.np_random.permutation(self.n_colors)
+        else:
+            arm_colors = np.arange(self.n_colors)
 
         self.grid = filled_grid(width, height, self.wall)
         carve_row(self.grid, 1, self.hallway_x, self.corridor_row)
@@ -172,7 +192,7 @@ class CorridorEnv(MemoryTaskEnv):
             self.grid.set(self.hallway_x, y, None)
 
         self.arms = []
-        for y, color_index in zip(arm_rows, arm_order, strict=True):
+        for y, color_index in zip(arm_rows, arm_colors, strict=True):
             arm = Ball(colors[int(color_index)])
             self.put_obj(arm, self.hallway_x + 1, y)
             self.arms.append(arm)

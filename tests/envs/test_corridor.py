@@ -87,7 +87,7 @@ def test_oracle_policy_succeeds(n_colors: int) -> None:
 def test_cue_start_and_order_independent() -> None:
     # Chi-square test of the joint distribution against the product of uniform marginals:
     # 2 cues x 3 starts x 2 orders = 12 cells, 11 degrees of freedom.
-    env = CorridorEnv(length=10, n_colors=2, start_jitter=2)
+    env = CorridorEnv(length=10, n_colors=2, start_jitter=2, arm_order="random")
     counts: dict[tuple[str, int, str], int] = {}
     n_episodes = 3000
     for seed in range(n_episodes):
@@ -99,6 +99,24 @@ def test_cue_start_and_order_independent() -> None:
     expected = n_episodes / len(cells)
     chi_square = sum((counts[cell] - expected) ** 2 / expected for cell in cells)
     assert chi_square < 31.3  # 99.9th percentile of chi-square with 11 degrees of freedom
+
+
+@pytest.mark.parametrize("n_colors", [2, 4])
+def test_fixed_arm_order_keeps_colours_north_to_south(n_colors: int) -> None:
+    env = CorridorEnv(length=5, n_colors=n_colors)
+    for seed in range(20):
+        env.reset(seed=seed)
+        arms = sorted(env.arms, key=lambda arm: arm.cur_pos[1])
+        assert [arm.color for arm in arms] == list(COLORS[:n_colors])
+
+
+def test_random_arm_order_draws_every_order() -> None:
+    env = CorridorEnv(length=5, n_colors=3, arm_order="random")
+    orders = set()
+    for seed in range(200):
+        env.reset(seed=seed)
+        orders.add(tuple(arm.color for arm in sorted(env.arms, key=lambda a: a.cur_pos[1])))
+    assert orders == set(itertools.permutations(COLORS[:3]))
 
 
 def test_recall_step_set_at_junction() -> None:

@@ -20,6 +20,7 @@ INVALID = [
     (CorridorEnv, {"n_colors": 7}, "n_colors"),
     (CorridorEnv, {"cue_duration": 0}, "cue_duration"),
     (CorridorEnv, {"start_jitter": -1}, "start_jitter"),
+    (CorridorEnv, {"arm_order": "shuffled"}, "arm_order"),
     (CorridorEnv, {"max_steps": 0}, "max_steps"),
     (CorridorEnv, {"agent_view_size": 6}, "agent_view_size"),
     (CorridorEnv, {"agent_view_size": 1}, "agent_view_size"),
