@@ -42,6 +42,7 @@ from rl_memory.memory.base import MemoryConfig
 VecEnvKind = Literal["dummy", "subproc"]
 AgentMemoryKind = Literal["expire-span", "transformer-xl", "all", "none", "lstm", "frame-stack"]
 WandbMode = Literal["auto", "off", "offline", "online"]
+RateSchedule = Literal["constant", "linear"]
 
 PRESETS_PACKAGE = "rl_memory"
 PRESETS_FOLDER = "configs"
@@ -59,6 +60,10 @@ class EnvConfig:
     """A Gymnasium id that ``rl_memory.envs.make_env`` accepts."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Constructor arguments of the env, for example ``{length: 20}``."""
+    eval_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Arguments that replace entries of ``kwargs`` in every evaluation (during training, at
+    the end and in ``rl-memory eval``), for example ``{start_jitter: 0}`` to train from
+    random start cells and evaluate from the far end of the corridor."""
     n_envs: int = 16
     """Environments stepped in parallel, for training and for evaluation."""
     vec_env: VecEnvKind = "dummy"
@@ -70,6 +75,9 @@ class PPOConfig:
     """PPO hyperparameters, passed to the algorithm's constructor."""
 
     learning_rate: float = 3e-4
+    lr_schedule: RateSchedule = "constant"
+    """'constant', or 'linear': both learning rates (main and span) fall linearly to 0 at
+    train.total_steps, which steadies the policy at the end of a run."""
     n_steps: int = 128
     """Steps per env per rollout."""
     n_epochs: int = 4
@@ -81,6 +89,8 @@ class PPOConfig:
     ent_coef: float = 0.01
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
+    normalize_advantage: bool = True
+    """Normalise advantages per minibatch, as SB3's PPO does by default."""
     span_learning_rate: float | None = None
     """Learning rate of the Expire-Span span predictor; None uses learning_rate."""
 
@@ -517,6 +527,14 @@ def _set_in_mapping(mapping: dict[str, Any], path: list[str], value: Any) -> Non
 
 def _copy(config: RunConfig) -> RunConfig:
     return config_from_dict(config_to_dict(config), "copy", check=False)
+
+
+def for_evaluation(config: RunConfig) -> RunConfig:
+    """Return a copy whose ``env.kwargs`` include ``env.eval_kwargs`` (then emptied)."""
+    copy = _copy(config)
+    copy.env.kwargs = {**copy.env.kwargs, **copy.env.eval_kwargs}
+    copy.env.eval_kwargs = {}
+    return copy
 
 
 # Cross-field checks -----------------------------------------------------------------------

@@ -239,3 +239,22 @@ def test_negative_seed_rejected(command: str, capsys: pytest.CaptureFixture[str]
         main([command, *target[command], "--seed", "-1"])
     assert exit_info.value.code == 2
     assert "invalid seed -1: use an integer from 0 to 4294967295" in capsys.readouterr().err
+
+
+def test_eval_kwargs_apply_to_every_evaluation(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    argv = ["train", "--env", "smoke", "--run-dir", str(run_dir)]
+    argv += ["--set", "env.kwargs.start_jitter=1", "--set", "env.eval_kwargs.start_jitter=0"]
+    status, _, err = run_cli(argv)
+    assert status == 0, err
+    final = json.loads((run_dir / "eval.json").read_text())
+    assert final["env_kwargs"]["start_jitter"] == 0
+    assert final["env_kwargs"]["length"] == 3
+
+    status, out, err = run_cli(["eval", str(run_dir), "--episodes", "4"])
+    assert status == 0, err
+    assert json.loads(out)["env_kwargs"]["start_jitter"] == 0
+    argv = ["eval", str(run_dir), "--episodes", "4", "--set", "env.kwargs.start_jitter=1"]
+    status, out, err = run_cli(argv)
+    assert status == 0, err
+    assert json.loads(out)["env_kwargs"]["start_jitter"] == 1

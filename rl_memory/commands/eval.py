@@ -49,8 +49,8 @@ def register(subparsers: Any) -> None:
         "--env",
         metavar="ID",
         help="evaluate on this Gymnasium id instead of the training env, e.g. "
-        "rl_memory/Corridor-L1000-v0; the training env.kwargs are then dropped "
-        "(default: the training env and its kwargs)",
+        "rl_memory/Corridor-L1000-v0; the training env.kwargs and env.eval_kwargs are "
+        "then dropped (default: the training env with env.eval_kwargs applied)",
     )
 
     parser.add_argument(
@@ -122,7 +122,7 @@ def _checkpoint_path(args: argparse.Namespace) -> tuple[Path, Path | None]:
 def _eval_config(checkpoint_config: Any, args: argparse.Namespace) -> Any:
     """Return the stored config with the env changed as requested."""
     from rl_memory.cli import UsageError
-    from rl_memory.config import ConfigError, apply_overrides, validate
+    from rl_memory.config import ConfigError, apply_overrides, for_evaluation, validate
     from rl_memory.training.checkpoint import fit_batch_envs
 
     changes = [] if args.env is None else [f"env.id={args.env}", "env.kwargs={}"]
@@ -133,8 +133,8 @@ def _eval_config(checkpoint_config: Any, args: argparse.Namespace) -> Any:
                 "--set env.kwargs.length=1000; the agent keeps its trained configuration"
             )
     try:
-        # apply_overrides returns a copy: the checkpoint's own config stays as stored.
-        config = apply_overrides(checkpoint_config, changes + list(args.overrides))
+        # Both return copies: the checkpoint's own config stays as stored.
+        config = apply_overrides(for_evaluation(checkpoint_config), changes + list(args.overrides))
         return validate(fit_batch_envs(config, config.env.n_envs))
     except ConfigError as error:
         raise UsageError(str(error)) from None

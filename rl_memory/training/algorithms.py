@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecEnv
 
 from rl_memory.agents import baselines
@@ -67,11 +69,18 @@ def algorithm_for(kind: str) -> AlgorithmSpec:
         ) from None
 
 
+def rate(config: RunConfig, value: float) -> float | Schedule:
+    """Return ``value`` as the learning rate ``config.ppo.lr_schedule`` asks for."""
+    if config.ppo.lr_schedule == "linear":
+        return LinearSchedule(start=value, end=0.0, end_fraction=1.0)
+    return value
+
+
 def ppo_kwargs(config: RunConfig) -> dict[str, Any]:
     """Return the constructor arguments that every PPO variant takes from a config."""
     ppo = config.ppo
     return {
-        "learning_rate": ppo.learning_rate,
+        "learning_rate": rate(config, ppo.learning_rate),
         "n_steps": ppo.n_steps,
         "n_epochs": ppo.n_epochs,
         "gamma": ppo.gamma,
@@ -80,6 +89,7 @@ def ppo_kwargs(config: RunConfig) -> dict[str, Any]:
         "ent_coef": ppo.ent_coef,
         "vf_coef": ppo.vf_coef,
         "max_grad_norm": ppo.max_grad_norm,
+        "normalize_advantage": ppo.normalize_advantage,
         "seed": config.train.seed,
         "device": config.train.device,
         "verbose": 0,
@@ -99,7 +109,11 @@ def build_expire_span_ppo(config: RunConfig, env: VecEnv) -> BaseAlgorithm:
         "MemoryPolicy",
         env,
         batch_envs=config.ppo.batch_envs,
-        span_learning_rate=config.ppo.span_learning_rate,
+        span_learning_rate=(
+            None
+            if config.ppo.span_learning_rate is None
+            else rate(config, config.ppo.span_learning_rate)
+        ),
         policy_kwargs={
             "memory": copy.deepcopy(config.memory),
             "encoder": copy.deepcopy(config.encoder),

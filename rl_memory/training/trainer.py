@@ -19,7 +19,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
 
-from rl_memory.config import RunConfig, set_value, validate
+from rl_memory.config import RunConfig, for_evaluation, set_value, validate
 from rl_memory.training.algorithms import algorithm_for
 from rl_memory.training.callbacks import ScheduleCallback
 from rl_memory.training.checkpoint import (
@@ -118,7 +118,7 @@ class _Session:
         result = evaluate(self.model, self.eval_env, n_episodes, deterministic=True, seed=seed)
         record = evaluation_record(
             result,
-            self.config,
+            for_evaluation(self.config),
             self.run.latest_checkpoint.relative_to(self.run.path),
             self.model.num_timesteps,
             self.train_wall_time_s(),
@@ -165,7 +165,7 @@ def apply_torch_threads(config: RunConfig) -> None:
 def _build_envs(config: RunConfig) -> tuple[VecEnv, VecEnv]:
     seed = config.train.seed
     train_env = build_agent_env(config, seed)
-    return train_env, build_agent_env(config, seed + EVAL_SEED_OFFSET)
+    return train_env, build_agent_env(for_evaluation(config), seed + EVAL_SEED_OFFSET)
 
 
 def _build_model(config: RunConfig, env: VecEnv) -> BaseAlgorithm:

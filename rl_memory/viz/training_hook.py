@@ -22,18 +22,19 @@ def viz_callback(request: Any) -> BaseCallback | None:
     """Build the callbacks for a ``WandbRequest`` (mode, config, run_dir, run_name, resume).
 
     Recordings happen every ``train.eval_interval`` env steps on ``env.id`` with
-    ``env.kwargs``, seeded from ``train.seed``.
+    ``env.kwargs`` and ``env.eval_kwargs``, seeded from ``train.seed``.
     """
-    from rl_memory.config import config_to_dict
+    from rl_memory.config import config_to_dict, for_evaluation
 
     config = request.config
+    recorded_env = for_evaluation(config).env
     interval = (
         config.train.eval_interval if config.train.eval_interval > 0 else config.train.total_steps
     )
     callbacks = make_viz_callbacks(
         request.run_dir,
-        config.env.id,
-        config.env.kwargs,
+        recorded_env.id,
+        recorded_env.kwargs,
         mode=request.mode,
         interval=max(1, interval),
         config=config_to_dict(config),

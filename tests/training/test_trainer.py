@@ -130,3 +130,27 @@ def test_interrupt_saves_latest(
     with pytest.raises(KeyboardInterrupt):
         train(smoke_config, tmp_path / "run")
     assert read_checkpoint(tmp_path / "run/checkpoints/latest.zip").num_timesteps == 128
+
+
+@pytest.mark.parametrize("kind", ["expire-span", "none", "lstm"])
+def test_ppo_settings_reach_the_algorithm(kind: str, smoke_config: RunConfig) -> None:
+    """lr_schedule and normalize_advantage reach every PPO variant, span group included."""
+    from stable_baselines3.common.logger import Logger
+
+    from rl_memory.training.envs import build_agent_env
+
+    overrides = [f"memory.kind={kind}", "ppo.learning_rate=1e-3", "ppo.lr_schedule=linear"]
+    overrides += ["ppo.span_learning_rate=1e-4", "ppo.normalize_advantage=false"]
+    config = apply_overrides(smoke_config, overrides)
+    env = build_agent_env(config, seed=0)
+    model = algorithm_for(kind).build(config, env)
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    model._current_progress_remaining = 0.25
+    model._update_learning_rate(model.policy.optimizer)
+    groups = model.policy.optimizer.param_groups
+    rates = {group.get("name", "main"): group["lr"] for group in groups}
+    assert rates["main"] == pytest.approx(2.5e-4)
+    if kind == "expire-span":
+        assert rates["span"] == pytest.approx(2.5e-5)
+    assert model.normalize_advantage is False
+    env.close()
