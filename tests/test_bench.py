@@ -34,11 +34,14 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize(
-    ("length", "max_span", "span_rate"), [(10, 30, 3e-4), (30, 70, 1e-4), (100, 210, 3e-5)]
+    ("length", "max_span", "span_rate"), [(10, 30, 3e-5), (30, 70, 2e-5), (100, 210, 3e-6)]
 )
 def test_corridor_config_scales_with_length(length: int, max_span: int, span_rate: float) -> None:
     config = corridor_config(Cell("expire-span", length, seed=3, total_steps=5000))
-    assert config.env.kwargs == {"length": length}
+    # Training starts anywhere along the corridor; evaluations start at the far end.
+    expected = {"length": length, "agent_view_size": 3, "start_jitter": length - 1}
+    assert config.env.kwargs == expected
+    assert config.env.eval_kwargs == {"start_jitter": 0}
     assert config.memory.max_span == max_span
     assert config.ppo.span_learning_rate == pytest.approx(span_rate)
     assert config.train.total_steps == 5000

@@ -26,8 +26,8 @@ logger = logging.getLogger(__name__)
 # Fastest span learning rate: the corridor preset's, tuned at length 20. Longer corridors get
 # SPAN_RATE_TIMES_LENGTH / length, because the span predictor must keep the cue's span until
 # the policy learns to use it, and that takes longer on longer corridors.
-MAX_SPAN_LEARNING_RATE = 3e-4
-SPAN_RATE_TIMES_LENGTH = 3e-3
+MAX_SPAN_LEARNING_RATE = 3e-5
+SPAN_RATE_TIMES_LENGTH = 6e-4
 
 
 @dataclass
@@ -72,10 +72,13 @@ def corridor_config(cell: Cell) -> RunConfig:
     """Return the run configuration of a cell on the corridor task.
 
     The preset ``corridor-<length>`` is used when one is shipped, else ``corridor`` with these
-    rules: ``max_span = 2 * length + 10`` and a span learning rate of
-    ``min(3e-4, 3e-3 / length)``. The Transformer-XL window is ``length // 2``, shorter than
-    the cue-to-recall delay, unless the agent label sets ``memory.window``. Periodic
-    evaluations and checkpoints are off; the final evaluation and checkpoint still run.
+    rules: ``max_span = 2 * length + 10``, a span learning rate of
+    ``min(3e-5, 6e-4 / length)``, the preset's env arguments with this length, training
+    starts anywhere along the corridor (``start_jitter = length - 1``) and the default
+    ``max_steps``. Evaluations start at the far end (the preset's ``env.eval_kwargs``). The
+    Transformer-XL window is ``length // 2``, shorter than the cue-to-recall delay of an
+    evaluation, unless the agent label sets ``memory.window``. Periodic evaluations and
+    checkpoints are off; the final evaluation and checkpoint still run.
 
     Raises:
         ConfigError: If an override names an unknown key or an invalid value.
@@ -86,7 +89,8 @@ def corridor_config(cell: Cell) -> RunConfig:
         set_value(config, "memory.max_span", 2 * cell.length + 10)
         rate = min(MAX_SPAN_LEARNING_RATE, SPAN_RATE_TIMES_LENGTH / cell.length)
         set_value(config, "ppo.span_learning_rate", rate)
-    config.env.kwargs = {"length": cell.length}
+        kwargs = {key: value for key, value in config.env.kwargs.items() if key != "max_steps"}
+        config.env.kwargs = {**kwargs, "length": cell.length, "start_jitter": cell.length - 1}
     set_value(config, "memory.kind", cell.kind)
     set_value(config, "memory.window", max(1, cell.length // 2))
     settings = {
