@@ -34,7 +34,7 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize(
-    ("length", "max_span", "span_rate"), [(10, 30, 3e-5), (30, 70, 2e-5), (100, 210, 3e-6)]
+    ("length", "max_span", "span_rate"), [(10, 30, 1e-5), (30, 70, 2e-4 / 30), (100, 210, 2e-6)]
 )
 def test_corridor_config_scales_with_length(length: int, max_span: int, span_rate: float) -> None:
     config = corridor_config(Cell("expire-span", length, seed=3, total_steps=5000))

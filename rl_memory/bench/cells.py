@@ -26,8 +26,8 @@ logger = logging.getLogger(__name__)
 # Fastest span learning rate: the corridor preset's, tuned at length 20. Longer corridors get
 # SPAN_RATE_TIMES_LENGTH / length, because the span predictor must keep the cue's span until
 # the policy learns to use it, and that takes longer on longer corridors.
-MAX_SPAN_LEARNING_RATE = 3e-5
-SPAN_RATE_TIMES_LENGTH = 6e-4
+MAX_SPAN_LEARNING_RATE = 1e-5
+SPAN_RATE_TIMES_LENGTH = 2e-4
 
 
 @dataclass
@@ -73,7 +73,7 @@ def corridor_config(cell: Cell) -> RunConfig:
 
     The preset ``corridor-<length>`` is used when one is shipped, else ``corridor`` with these
     rules: ``max_span = 2 * length + 10``, a span learning rate of
-    ``min(3e-5, 6e-4 / length)``, the preset's env arguments with this length, training
+    ``min(1e-5, 2e-4 / length)``, the preset's env arguments with this length, training
     starts anywhere along the corridor (``start_jitter = length - 1``) and the default
     ``max_steps``. Evaluations start at the far end (the preset's ``env.eval_kwargs``). The
     Transformer-XL window is ``length // 2``, shorter than the cue-to-recall delay of an

@@ -12,11 +12,9 @@ from rl_memory.envs import make_env
 from rl_memory.memory import MemoryConfig
 
 # A 3x3 view and a fixed start cell keep the frames small and the task the same every
-# episode except for the cue colour and the order of the arms.
+# episode except for the cue colour.
 ENV_KWARGS = dict(length=4, agent_view_size=3, start_jitter=0)
-# NOTE: the budget is calibrated on seed 0, which reaches the target after about 23k env
-# steps. Seeds 1 and 2 were still at chance after 80k steps with these settings, so a change
-# that alters the random stream (env, memory or agent) can need a retune here.
+# Seeds 0 to 3 reached the target after 13k to 42k env steps (8 to 22 s on one core).
 MAX_STEPS = 80_000
 TARGET = 0.9
 
@@ -47,21 +45,25 @@ def _eval_success(model: ExpireSpanPPO, n_episodes: int, seed: int) -> float:
 
 
 @pytest.mark.slow
-def test_expire_span_ppo_learns_tiny_corridor() -> None:
-    env = make_vec_env(lambda: make_env("rl_memory/Corridor-v0", **ENV_KWARGS), 16, seed=0)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_expire_span_ppo_learns_tiny_corridor(seed: int) -> None:
+    env = make_vec_env(lambda: make_env("rl_memory/Corridor-v0", **ENV_KWARGS), 16, seed=seed)
     memory = MemoryConfig(
         kind="expire-span", d_model=32, n_layers=1, n_heads=2, d_ff=64, max_span=18, ramp=8
     )
     # Short rollouts with 8 epochs give many updates per env step. The span predictor gets a
-    # 10x smaller rate, so that spans stay longer than the 4-step cue-to-junction delay while
-    # the policy learns to use the cue.
+    # 100x smaller rate, so that spans stay longer than the 4-step cue-to-junction delay
+    # while the policy learns to use the cue. Rewards come often here, so the advantages are
+    # not normalised: normalising them made seed 1 settle on a policy that never reached
+    # an arm.
     model = ExpireSpanPPO(
         env=env,
         learning_rate=1e-3,
-        span_learning_rate=1e-4,
+        span_learning_rate=1e-5,
         n_steps=32,
         n_epochs=8,
-        seed=0,
+        normalize_advantage=False,
+        seed=seed,
         device="cpu",
         policy_kwargs={"memory": memory, "encoder": EncoderConfig(features_dim=32)},
     )
