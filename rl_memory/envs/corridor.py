@@ -44,11 +44,11 @@ class CorridorEnv(MemoryTaskEnv):
     is in view at the first observation. After ``cue_duration`` observations the cue is
     replaced by wall. At the east end a north-south hallway joins ``n_colors`` dead-end arms,
     each ending at a ball of a different colour. With ``arm_order="fixed"`` (the classic
-    T-maze) the colours keep their order from north to south, so the cue tells which way
-    to turn; with ``arm_order="random"`` the order is drawn per episode, and the agent
-    must compare the remembered cue with the balls it sees at the junction. Walking into
-    the ball whose colour matches the cue ends the episode with a reward, walking into
-    another ends it with none. A memoryless agent can only guess, so it succeeds in about
+    T-maze) the colours keep their order from north to south, so the cue gives the
+    direction to turn. With ``arm_order="random"`` the order is drawn per episode, so the
+    agent must compare the remembered cue with the balls in view at the junction. Walking
+    into the ball whose colour matches the cue ends the episode with a reward, walking
+    into another ends it with none. A memoryless agent can only guess, so it succeeds in about
     ``1 / n_colors`` of the episodes.
 
     Layout for ``length=4, n_colors=2`` (``C`` cue, ``>`` agent, ``a`` and ``b`` balls)::
