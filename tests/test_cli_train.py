@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -147,6 +148,31 @@ def test_train_init_from_checkpoint(trained_run: tuple[Path, str], tmp_path: Pat
     assert stored.env.kwargs["length"] == 6
 
 
+def test_train_init_from_run_folder(trained_run: tuple[Path, str], tmp_path: Path) -> None:
+    run_dir = tmp_path / "from-folder"
+    argv = [
+        "train",
+        "--env",
+        "smoke",
+        "--run-dir",
+        str(run_dir),
+        "--init-from",
+        str(trained_run[0]),
+    ]
+    argv += ["--total-steps", "64", "--set", "train.eval_interval=0"]
+    status, _, err = run_cli(argv)
+    assert status == 0, err
+    assert read_checkpoint(run_dir / "checkpoints/latest.zip").num_timesteps == 64
+
+
+def test_run_files_follow_umask(trained_run: tuple[Path, str]) -> None:
+    run_dir = trained_run[0]
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("config.yaml", "eval.json", "metrics.csv", "checkpoints/latest.zip"):
+        assert (run_dir / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
 def test_resume_through_cli(trained_run: tuple[Path, str], tmp_path: Path) -> None:
     run_dir = tmp_path / "copy"
     shutil.copytree(trained_run[0], run_dir)
@@ -174,6 +200,7 @@ BAD_INPUT = [
     (["train", "--env", "smoke", "--set", "ppo.gamma=2"], "must be in [0, 1]"),
     (["train", "--env", "smoke", "--total-steps", "0"], "'train.total_steps' (--total-steps)"),
     (["train", "--env", "NoSuchEnv-v0"], "unknown env or preset 'NoSuchEnv-v0'"),
+    (["train", "--env", "coridor"], "Did you mean the preset 'corridor'?"),
     (["train", "--env", "smoke", "--set", "env.kwargs.length=-3"], "length must be"),
     (["train", "--env", "smoke", "--set", "env.kwargs.lenght=5"], "did you mean 'length'"),
     (["train", "--env", "smoke", "--device", "cuda:99"], "use --device cpu"),
@@ -202,6 +229,8 @@ BAD_INPUT = [
     (["eval", "RUN", "--set", "ppo.gamma=0.5"], "only env.* keys can change"),
     (["eval", "RUN", "--episodes", "0"], "--episodes"),
     (["eval", "RUN", "--output", "RUN/eval.json"], "already exists"),
+    (["eval", "RUN", "--device", "cuda:99"], "use --device cpu"),
+    (["eval", "RUN", "--set", "env.kwargs.agent_view_size=5"], "env.kwargs: {length: 3"),
 ]
 
 

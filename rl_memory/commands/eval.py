@@ -49,8 +49,9 @@ def register(subparsers: Any) -> None:
         "--env",
         metavar="ID",
         help="evaluate on this Gymnasium id instead of the training env, e.g. "
-        "rl_memory/Corridor-L1000-v0; the training env.kwargs and env.eval_kwargs are "
-        "then dropped (default: the training env with env.eval_kwargs applied)",
+        "rl_memory/Corridor-L1000-v0 (add --set env.kwargs.agent_view_size=3 for an agent "
+        "trained with a 3x3 view); the training env.kwargs and env.eval_kwargs are then "
+        "dropped (default: the training env with env.eval_kwargs applied)",
     )
 
     parser.add_argument(
@@ -135,6 +136,8 @@ def _eval_config(checkpoint_config: Any, args: argparse.Namespace) -> Any:
     try:
         # Both return copies: the checkpoint's own config stays as stored.
         config = apply_overrides(for_evaluation(checkpoint_config), changes + list(args.overrides))
+        # Validating the device here rejects a missing GPU instead of running on the CPU.
+        config.train.device = args.device
         return validate(fit_batch_envs(config, config.env.n_envs))
     except ConfigError as error:
         raise UsageError(str(error)) from None

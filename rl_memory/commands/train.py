@@ -13,6 +13,7 @@ Configuration is resolved in this order, later steps overriding earlier ones:
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
 from pathlib import Path
@@ -116,8 +117,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--init-from",
         metavar="CHECKPOINT",
-        help="start from the policy weights of this checkpoint, e.g. an agent trained on a "
-        "shorter corridor; optimizer and step count start afresh (default: random weights)",
+        help="start from the policy weights of this checkpoint, or of a run folder's "
+        "checkpoints/latest.zip, e.g. an agent trained on a shorter corridor; optimizer and "
+        "step count start afresh (default: random weights)",
     )
 
     parser.add_argument(
@@ -191,8 +193,11 @@ def _config_for_env_id(name: str) -> Any:
     try:
         resolve_env_id(name)
     except ValueError as error:
+        presets = available_presets()
+        close = difflib.get_close_matches(name, presets, n=1)
+        suggestion = f"Did you mean the preset '{close[0]}'? " if close else ""
         raise UsageError(
-            f"unknown env or preset '{name}': {error} Presets: {', '.join(available_presets())}"
+            f"unknown env or preset '{name}': {error} {suggestion}Presets: {', '.join(presets)}"
         ) from None
     config = RunConfig()
     config.env.id = name

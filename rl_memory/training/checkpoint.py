@@ -38,6 +38,7 @@ from rl_memory.config import (
 from rl_memory.training.algorithms import algorithm_for
 from rl_memory.training.errors import CheckpointError
 from rl_memory.training.files import atomic_write_bytes
+from rl_memory.training.run_dir import RunDirectory
 
 METADATA_ENTRY = "rl_memory.yaml"
 FORMAT_VERSION = 1
@@ -188,8 +189,18 @@ def check_spaces(info: CheckpointInfo, env: VecEnv, env_id: str) -> None:
             raise CheckpointError(
                 f"checkpoint {info.path} was trained on env '{info.config.env.id}', whose "
                 f"{name} space{where} is {json.dumps(stored_part)}, but env '{env_id}' has "
-                f"{json.dumps(current_part)}; use an env with the same {name} space"
+                f"{json.dumps(current_part)}; use an env with the same {name} space "
+                f"(the checkpoint's env.kwargs: {_env_arguments(info)})"
             )
+
+
+def _env_arguments(info: CheckpointInfo) -> str:
+    """Return the env arguments the checkpoint was trained with, as a YAML flow mapping."""
+    env = info.config.env
+    arguments = {**env.kwargs}
+    if env.eval_kwargs:
+        arguments["eval_kwargs"] = env.eval_kwargs
+    return yaml.safe_dump(arguments, default_flow_style=True, sort_keys=False).strip()
 
 
 def _first_difference(stored: Any, current: Any) -> tuple[str, Any, Any]:
@@ -274,7 +285,7 @@ def load_policy_weights(
 
     Args:
         model: The new run's agent, built from ``config``.
-        path: The checkpoint to start from.
+        path: The checkpoint to start from, or a run folder (its ``checkpoints/latest.zip``).
         env: The new run's env, built by ``build_agent_env``.
         config: The new run's configuration.
 
@@ -282,6 +293,8 @@ def load_policy_weights(
         CheckpointError: If the checkpoint is invalid, its spaces differ from ``env``'s, or
             its policy has another architecture than ``model``'s.
     """
+    if path.is_dir():
+        path = RunDirectory(path).latest_checkpoint
     info = read_checkpoint(path)
     check_spaces(info, env, config.env.id)
     if info.config.memory.kind != config.memory.kind:

@@ -7,6 +7,13 @@ import tempfile
 from pathlib import Path
 
 
+def _current_umask() -> int:
+    """Return the process umask (reading it requires setting it, so it is set back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file next to ``path``, then rename it over ``path``.
 
@@ -16,6 +23,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates the file as 0600, so give it the mode open() would under the umask.
+        os.fchmod(handle, 0o666 & ~_current_umask())
         with os.fdopen(handle, "wb") as tmp:
             tmp.write(data)
             tmp.flush()
