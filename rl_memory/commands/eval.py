@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         read_checkpoint,
     )
     from rl_memory.training.envs import EVAL_SEED_OFFSET
-    from rl_memory.training.files import atomic_write_text
+    from rl_memory.training.files import write_new_text
 
     if args.episodes < 1:
         raise UsageError(f"invalid value {args.episodes} for --episodes: use an integer >= 1")
@@ -198,7 +198,11 @@ def run(args: argparse.Namespace) -> int:
     record = evaluation_record(
         result, config, checkpoint, info.num_timesteps, info.train_wall_time_s, seed
     )
-    atomic_write_text(output, json.dumps(record, indent=2) + "\n")
+    try:
+        # Another evaluation may have taken the default name meanwhile, so the name can change.
+        output = write_new_text(output, json.dumps(record, indent=2) + "\n", args.output is None)
+    except FileExistsError:
+        raise UsageError(f"output file {output} already exists; choose a new --output") from None
     print(json.dumps(record, indent=2))
     print(f"wrote {output}", file=sys.stderr)
     return 0

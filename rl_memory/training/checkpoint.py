@@ -151,7 +151,8 @@ def read_checkpoint(path: Path) -> CheckpointInfo:
             metadata = yaml.safe_load(archive.read(METADATA_ENTRY))
     except (zipfile.BadZipFile, OSError, EOFError, yaml.YAMLError) as error:
         raise CheckpointError(
-            f"checkpoint {path} is corrupt ({error}); use another checkpoint, e.g. best.zip"
+            f"checkpoint {path} is corrupt ({error}); use another checkpoint, e.g. the run's "
+            "checkpoints/best.zip (rl-memory eval RUN_DIR --checkpoint best)"
         ) from None
     return _parse_metadata(path, metadata)
 

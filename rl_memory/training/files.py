@@ -14,12 +14,8 @@ def _current_umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, then rename it over ``path``.
-
-    The rename (``os.replace``) is atomic on POSIX and Windows file systems, so a crash or an
-    interrupt leaves either the previous file or the complete new one.
-    """
+def _write_temporary(path: Path, data: bytes) -> str:
+    """Write ``data`` to a new temporary file next to ``path`` and return its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -29,10 +25,59 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             tmp.write(data)
             tmp.flush()
             os.fsync(tmp.fileno())
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return tmp_name
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file next to ``path``, then rename it over ``path``.
+
+    The rename (``os.replace``) is atomic on POSIX and Windows file systems, so a crash or an
+    interrupt leaves either the previous file or the complete new one.
+    """
+    tmp_name = _write_temporary(path, data)
+    try:
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def write_new_text(path: Path, text: str, numbered: bool = True) -> Path:
+    """Write UTF-8 text to a file that does not exist yet, never replacing one.
+
+    The complete file appears under its name at once (a hard link to a temporary file), and
+    a link fails when the name exists, so two processes writing at the same time never
+    take the same name.
+
+    Args:
+        path: The file to create.
+        text: Its content.
+        numbered: When ``path`` exists, write the first free ``stem-2.suffix``, ``-3``...
+            instead of raising.
+
+    Returns:
+        The path written.
+
+    Raises:
+        FileExistsError: If ``path`` exists and ``numbered`` is False.
+    """
+    tmp_name = _write_temporary(path, text.encode("utf-8"))
+    try:
+        candidate, counter = path, 2
+        while True:
+            try:
+                os.link(tmp_name, candidate)
+                return candidate
+            except FileExistsError:
+                if not numbered:
+                    raise
+                candidate = path.with_name(f"{path.stem}-{counter}{path.suffix}")
+                counter += 1
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

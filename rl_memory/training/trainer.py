@@ -315,7 +315,11 @@ def _learn(
         model.learn(remaining, callback=callbacks, reset_num_timesteps=not resume)
     except KeyboardInterrupt:
         session.save_latest()
-        logger.warning("interrupted: saved %s; continue with --resume", run.latest_checkpoint)
+        logger.warning(
+            "interrupted: saved %s; continue with rl-memory train --resume %s",
+            run.latest_checkpoint,
+            run.path,
+        )
         raise
     train_wall_time = session.train_wall_time_s()
     session.save_latest()

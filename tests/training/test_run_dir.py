@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rl_memory.training import RunDirectory, RunDirError, default_run_dir
-from rl_memory.training.files import atomic_write_text, unique_path
+from rl_memory.training.files import atomic_write_text, unique_path, write_new_text
 from rl_memory.training.run_dir import env_slug
 
 NOW = datetime(2026, 1, 2, 3, 4, 5)
@@ -82,3 +82,17 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert target.read_text() == "two"
     assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
     assert unique_path(target) == tmp_path / "sub" / "file-2.txt"
+
+
+def test_write_new_text_never_replaces(tmp_path: Path) -> None:
+    target = tmp_path / "eval.json"
+    first = write_new_text(target, "first")
+    second = write_new_text(target, "second")
+    assert first == target
+    assert second == tmp_path / "eval-2.json"
+    assert target.read_text() == "first"
+    assert second.read_text() == "second"
+    with pytest.raises(FileExistsError):
+        write_new_text(target, "third", numbered=False)
+    assert target.read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval-2.json", "eval.json"]
