@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -66,18 +68,16 @@ def write_new_text(path: Path, text: str, numbered: bool = True) -> Path:
     """
     tmp_name = _write_temporary(path, text.encode("utf-8"))
     try:
-        candidate, counter = path, 2
-        while True:
+        for candidate in _numbered_paths(path):
             try:
                 os.link(tmp_name, candidate)
                 return candidate
             except FileExistsError:
                 if not numbered:
                     raise
-                candidate = path.with_name(f"{path.stem}-{counter}{path.suffix}")
-                counter += 1
     finally:
         Path(tmp_name).unlink(missing_ok=True)
+    raise AssertionError("unreachable: _numbered_paths never ends")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -85,11 +85,13 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def _numbered_paths(path: Path) -> Iterator[Path]:
+    """Yield ``path``, then ``stem-2.suffix``, ``stem-3.suffix``... without end."""
+    yield path
+    for counter in itertools.count(2):
+        yield path.with_name(f"{path.stem}-{counter}{path.suffix}")
+
+
 def unique_path(path: Path) -> Path:
     """Return ``path`` if it does not exist, else the first free ``stem-2.suffix``, ``-3``..."""
-    candidate = path
-    counter = 2
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem}-{counter}{path.suffix}")
-        counter += 1
-    return candidate
+    return next(candidate for candidate in _numbered_paths(path) if not candidate.exists())
