@@ -76,8 +76,8 @@ class PPOConfig:
 
     learning_rate: float = 3e-4
     lr_schedule: RateSchedule = "constant"
-    """'constant', or 'linear': both learning rates (main and span) fall linearly to 0 at
-    train.total_steps, which steadies the policy at the end of a run."""
+    """Learning-rate schedule. With 'linear', both learning rates (main and span) fall
+    linearly to 0 at train.total_steps, which steadies the policy at the end of a run."""
     n_steps: int = 128
     """Steps per env per rollout."""
     n_epochs: int = 4
@@ -90,7 +90,7 @@ class PPOConfig:
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     normalize_advantage: bool = True
-    """Normalise advantages per minibatch, as SB3's PPO does by default."""
+    """Whether advantages are normalised per minibatch, as SB3's PPO does by default."""
     span_learning_rate: float | None = None
     """Learning rate of the Expire-Span span predictor; None uses learning_rate."""
 

@@ -38,7 +38,7 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 )
 def test_corridor_config_scales_with_length(length: int, max_span: int, span_rate: float) -> None:
     config = corridor_config(Cell("expire-span", length, seed=3, total_steps=5000))
-    # Training starts anywhere along the corridor; evaluations start at the far end.
+    # Training starts anywhere along the corridor, and evaluations start at the far end.
     expected = {"length": length, "agent_view_size": 3, "start_jitter": length - 1}
     assert config.env.kwargs == expected
     assert config.env.eval_kwargs == {"start_jitter": 0}

@@ -70,7 +70,8 @@ def algorithm_for(kind: str) -> AlgorithmSpec:
 
 
 def rate(config: RunConfig, value: float) -> float | Schedule:
-    """Return ``value`` as the learning rate ``config.ppo.lr_schedule`` asks for."""
+    """Return ``value`` as a constant rate or, for ``config.ppo.lr_schedule='linear'``, a
+    schedule falling linearly to 0."""
     if config.ppo.lr_schedule == "linear":
         return LinearSchedule(start=value, end=0.0, end_fraction=1.0)
     return value

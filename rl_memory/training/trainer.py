@@ -316,7 +316,7 @@ def _learn(
     except KeyboardInterrupt:
         session.save_latest()
         logger.warning(
-            "interrupted: saved %s; continue with rl-memory train --resume %s",
+            "interrupted: saved %s. Continue with rl-memory train --resume %s",
             run.latest_checkpoint,
             run.path,
         )

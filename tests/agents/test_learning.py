@@ -14,7 +14,7 @@ from rl_memory.memory import MemoryConfig
 # A 3x3 view and a fixed start cell keep the frames small and the task the same every
 # episode except for the cue colour.
 ENV_KWARGS = dict(length=4, agent_view_size=3, start_jitter=0)
-# Seeds 0 to 3 reached the target after 13k to 42k env steps (8 to 22 s on one core).
+# Seeds 0 to 3 reached the target after 13k to 42k env steps (7 to 22 s on one core).
 MAX_STEPS = 80_000
 TARGET = 0.9
 
@@ -54,8 +54,8 @@ def test_expire_span_ppo_learns_tiny_corridor(seed: int) -> None:
     # Short rollouts with 8 epochs give many updates per env step. The span predictor gets a
     # 100x smaller rate, so that spans stay longer than the 4-step cue-to-junction delay
     # while the policy learns to use the cue. Rewards come often here, so the advantages are
-    # not normalised: normalising them made seed 1 settle on a policy that never reached
-    # an arm.
+    # not normalised. With normalised advantages, seed 1 settled on a policy that never
+    # reached an arm.
     model = ExpireSpanPPO(
         env=env,
         learning_rate=1e-3,

@@ -102,7 +102,7 @@ def test_cue_start_and_order_independent() -> None:
 
 
 @pytest.mark.parametrize("n_colors", [2, 4])
-def test_fixed_arm_order_keeps_colours_north_to_south(n_colors: int) -> None:
+def test_fixed_arm_order_north_to_south(n_colors: int) -> None:
     env = CorridorEnv(length=5, n_colors=n_colors)
     for seed in range(20):
         env.reset(seed=seed)
