@@ -7,8 +7,8 @@ each. Cells run one at a time, each in its own process on one torch thread, and 
 the training success rate reaches 0.95.
 
 The step budgets and the 90-second training cap per cell fit the measurement into about
-30 minutes on a 2-core machine. Length 100 needs an agent that already walks the corridor
-(see the ``corridor-100`` preset), so it is not part of this matrix. Options given on the
+30 minutes on a 2-core machine. Length 100 needs agents that start from ones trained on a
+shorter corridor: ``benchmarks/learning_100.py`` runs that matrix. Options given on the
 command line are appended and override the defaults::
 
     python benchmarks/learning.py --out runs/bench-learning

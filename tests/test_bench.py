@@ -12,9 +12,16 @@ from typing import Any
 import pytest
 import torch
 
-from rl_memory.bench import Cell, LearningCurveCallback, corridor_config, run_cell
+from rl_memory.bench import (
+    BenchmarkPlan,
+    Cell,
+    LearningCurveCallback,
+    corridor_config,
+    run_cell,
+)
 from rl_memory.bench.report import result_row, results_markdown
 from rl_memory.cli import main
+from rl_memory.config import load_preset
 from rl_memory.commands.bench import parse_steps
 
 TINY = ["env.n_envs=4", "ppo.n_steps=16", "ppo.batch_envs=2", "env.kwargs.max_steps=20"]
@@ -34,7 +41,7 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize(
-    ("length", "max_span", "span_rate"), [(10, 30, 1e-5), (30, 70, 2e-4 / 30), (100, 210, 2e-6)]
+    ("length", "max_span", "span_rate"), [(10, 30, 1e-5), (30, 70, 2e-4 / 30), (100, 1010, 2e-6)]
 )
 def test_corridor_config_scales_with_length(length: int, max_span: int, span_rate: float) -> None:
     config = corridor_config(Cell("expire-span", length, seed=3, total_steps=5000))
@@ -48,6 +55,14 @@ def test_corridor_config_scales_with_length(length: int, max_span: int, span_rat
     assert config.train.seed == 3
     assert config.train.eval_interval == 0
     assert config.log.wandb == "off"
+
+
+def test_corridor_config_keeps_preset_at_its_length() -> None:
+    preset = load_preset("corridor")
+    config = corridor_config(Cell("lstm", preset.env.kwargs["length"], seed=0, total_steps=100))
+    assert config.env.kwargs == preset.env.kwargs
+    assert config.memory.max_span == preset.memory.max_span
+    assert config.memory.kind == "lstm"
 
 
 def test_corridor_config_window_shorter_than_corridor() -> None:
@@ -184,12 +199,34 @@ def test_parse_steps_forms() -> None:
         (["--memory", "gru"], "invalid agent 'gru'"),
         (["--lengths", "ten"], "invalid value 'ten' for --lengths"),
         (["--set", "ppo.lerning_rate=1"], "did you mean 'ppo.learning_rate'"),
+        (["--init-length", "20"], "--init-length: it must be one of --lengths (10,30)"),
+        (["--memory", "frame-stack", "--init-length", "10"], "memory.frame_stack=50"),
     ],
 )
 def test_bench_rejects_bad_input(argv: list[str], expected: str, tmp_path: Path) -> None:
     status, _, err = run_cli(["bench", "--lengths", "10,30", "--out", str(tmp_path), *argv])
     assert status == 2
     assert expected in err
+
+
+def test_plan_starts_longer_cells_from_init_length(tmp_path: Path) -> None:
+    plan = BenchmarkPlan(
+        agents=["lstm", "none"],
+        lengths=[30, 10],
+        seeds=[0, 1],
+        steps={10: 100, 30: 200},
+        out_dir=tmp_path,
+        overrides=["env.n_envs=4"],
+        init_length=10,
+    )
+    cells = plan.cells()
+    assert [cell.length for cell in cells] == [10] * 4 + [30] * 4
+    for cell in cells:
+        if cell.length == 10:
+            assert cell.overrides == ["env.n_envs=4"]
+        else:
+            source = tmp_path / "runs" / f"{cell.agent}-L10-s{cell.seed}"
+            assert cell.overrides == ["env.n_envs=4", f"train.init_from={source}"]
 
 
 def test_bench_command_writes_tables(tmp_path: Path) -> None:
@@ -224,3 +261,17 @@ def test_bench_command_writes_tables(tmp_path: Path) -> None:
     assert status == 0, err
     assert (out / "results.csv").read_text() == before
     assert sorted(path.name for path in (out / "runs").iterdir()) == ["frame-stack-L3-s0"]
+
+
+def test_bench_init_length_loads_shorter_agents(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    argv = ["bench", "--memory", "none,lstm", "--lengths", "5,3", "--seeds", "0"]
+    argv += ["--steps", "64", "--init-length", "3", "--out", str(out)]
+    argv += [f"--set={item}" for item in TINY]
+    status, stdout, err = run_cli(argv)
+    assert status == 0, err
+    assert "failed" not in stdout
+    for agent in ("none", "lstm"):
+        source = out / "runs" / f"{agent}-L3-s0"
+        config = (out / "runs" / f"{agent}-L5-s0" / "config.yaml").read_text()
+        assert f"init_from: {source}" in config

@@ -49,7 +49,7 @@ class Cell:
     stop_at_target: bool = True
     """Stop training once the target is reached (the final evaluation still runs)."""
     overrides: list[str] = field(default_factory=list)
-    """``KEY=VALUE`` settings applied to every cell, after the length rules."""
+    """``KEY=VALUE`` settings of this cell, applied after the length rules."""
 
     @property
     def kind(self) -> str:
@@ -71,11 +71,11 @@ class Cell:
 def corridor_config(cell: Cell) -> RunConfig:
     """Return the run configuration of a cell on the corridor task.
 
-    The preset ``corridor-<length>`` is used when one is shipped, else ``corridor`` with these
-    rules: ``max_span = 2 * length + 10``, a span learning rate of
-    ``min(1e-5, 2e-4 / length)``, the preset's env arguments with this length, training
-    starts anywhere along the corridor (``start_jitter = length - 1``) and the default
-    ``max_steps``. Evaluations start at the far end (the preset's ``env.eval_kwargs``). The
+    The preset ``corridor-<length>`` is used when one is shipped, and ``corridor`` as it is
+    at its own length (20). Other lengths get ``corridor`` with these rules: ``max_span =
+    2 * length + 10``, a span learning rate of ``min(1e-5, 2e-4 / length)``, the preset's
+    env arguments with this length, training starting anywhere along the corridor
+    (``start_jitter = length - 1``) and the default ``max_steps``. Evaluations start at the far end (the preset's ``env.eval_kwargs``). The
     Transformer-XL window is ``length // 2``, shorter than the cue-to-recall delay of an
     evaluation, unless the agent label sets ``memory.window``. Periodic evaluations and
     checkpoints are off; the final evaluation and checkpoint still run.
@@ -85,7 +85,7 @@ def corridor_config(cell: Cell) -> RunConfig:
     """
     preset = f"corridor-{cell.length}"
     config = load_preset(preset if preset in available_presets() else "corridor")
-    if preset not in available_presets():
+    if preset not in available_presets() and config.env.kwargs["length"] != cell.length:
         set_value(config, "memory.max_span", 2 * cell.length + 10)
         rate = min(MAX_SPAN_LEARNING_RATE, SPAN_RATE_TIMES_LENGTH / cell.length)
         set_value(config, "ppo.span_learning_rate", rate)

@@ -55,6 +55,9 @@ class BenchmarkPlan:
     target: float = 0.95
     stop_at_target: bool = True
     overrides: list[str] = field(default_factory=list)
+    init_length: int | None = None
+    """Cells longer than this start from the policy of the same agent and seed trained at
+    this length, one of ``lengths`` (``train.init_from``); None: every cell starts afresh."""
     generalize_to: list[int] = field(default_factory=list)
     """Longer corridor lengths on which the agents trained on ``generalize_from`` are evaluated."""
     generalize_from: int | None = None
@@ -68,7 +71,12 @@ class BenchmarkPlan:
     """Kill an evaluation on a longer corridor after this many seconds (None: no limit)."""
 
     def cells(self) -> list[Cell]:
-        """Return the cells in running order: by length, then seed, then agent."""
+        """Return the cells in running order: by length, then seed, then agent.
+
+        With ``init_length``, the cells of that length come before the longer ones, which
+        get ``train.init_from`` set to their run folders.
+        """
+        lengths = sorted(self.lengths) if self.init_length is not None else self.lengths
         return [
             Cell(
                 agent=agent,
@@ -78,12 +86,18 @@ class BenchmarkPlan:
                 max_wall_time_s=self.max_wall_time_s,
                 target=self.target,
                 stop_at_target=self.stop_at_target,
-                overrides=list(self.overrides),
+                overrides=[*self.overrides, *self._init_overrides(agent, length, seed)],
             )
-            for length in self.lengths
+            for length in lengths
             for seed in self.seeds
             for agent in self.agents
         ]
+
+    def _init_overrides(self, agent: str, length: int, seed: int) -> list[str]:
+        if self.init_length is None or length <= self.init_length:
+            return []
+        source = Cell(agent=agent, length=self.init_length, seed=seed, total_steps=0)
+        return [f"train.init_from={self.out_dir / 'runs' / source.name}"]
 
 
 @dataclass

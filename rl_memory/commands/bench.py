@@ -83,6 +83,14 @@ def register(subparsers: Any) -> None:
         help="config override applied to every cell, e.g. --set env.n_envs=8 (repeatable)",
     )
     parser.add_argument(
+        "--init-length",
+        type=int,
+        metavar="L",
+        help="one of --lengths: every longer cell starts from the policy of the same agent "
+        "and seed trained at L, a curriculum for corridors too long to learn from scratch "
+        "(default: every cell starts from scratch)",
+    )
+    parser.add_argument(
         "--generalize-to",
         default="",
         metavar="L,...",
@@ -198,6 +206,7 @@ def build_plan(args: argparse.Namespace) -> Any:
         target=args.target,
         stop_at_target=not args.no_stop_at_target,
         overrides=list(args.overrides),
+        init_length=_init_length(args.init_length, lengths, args.lengths),
         generalize_to=_int_list(args.generalize_to, "--generalize-to"),
         generalize_from=args.generalize_from,
         generalize_agents=_agents(args.generalize_memory) if args.generalize_memory else None,
@@ -209,10 +218,28 @@ def build_plan(args: argparse.Namespace) -> Any:
     )
     for cell in plan.cells():  # check every configuration before training anything
         try:
-            corridor_config(cell)
+            config = corridor_config(cell)
         except ConfigError as error:
             raise UsageError(f"cell {cell.name}: {error}") from None
+        fixed_stack = config.memory.kind != "frame-stack" or config.memory.frame_stack > 0
+        if config.train.init_from is not None and not fixed_stack:
+            raise UsageError(
+                f"cell {cell.name}: --init-length needs a stack size that does not change "
+                "with the length, because the observation space must match the loaded "
+                "agent's; give one, e.g. --memory frame-stack:memory.frame_stack=50"
+            )
     return plan
+
+
+def _init_length(value: int | None, lengths: list[int], text: str) -> int | None:
+    from rl_memory.cli import UsageError
+
+    if value is not None and value not in lengths:
+        raise UsageError(
+            f"invalid value {value} for --init-length: it must be one of --lengths ({text}), "
+            f"so that its cells are trained first; add it, e.g. --lengths {value},{text}"
+        )
+    return value
 
 
 def _cell_line(result: dict[str, Any]) -> str:
