@@ -28,6 +28,7 @@ EXPECTED_PRESETS = {
     "corridor-100",
     "corridor-300",
     "corridor-1000",
+    "corridor-spans",
     "smoke",
     "portal",
     "instruction",
@@ -48,18 +49,25 @@ def test_presets_shipped_and_linked() -> None:
 
 
 def test_corridor_presets_scale_span_with_length() -> None:
-    names = ("corridor", "corridor-100", "corridor-300", "corridor-1000")
-    presets = [load_preset(name) for name in names]
-    lengths = [config.env.kwargs["length"] for config in presets]
-    assert lengths[0] >= 20
+    corridor, spans = load_preset("corridor"), load_preset("corridor-spans")
+    length = corridor.env.kwargs["length"]
+    assert length >= 20
+    # A fresh agent starts with spans longer than the delay, so it can learn to read the cue.
+    assert corridor.memory.max_span * corridor.memory.init_span_fraction > length
+    # The span stage trains on the same task, with spans learning far faster.
+    assert spans.env.kwargs == corridor.env.kwargs
+    assert spans.memory.max_span == corridor.memory.max_span
+    assert spans.ppo.span_learning_rate > 100 * corridor.ppo.span_learning_rate  # type: ignore[operator]
+
+    ladder = [load_preset(name) for name in ("corridor-100", "corridor-300", "corridor-1000")]
+    lengths = [config.env.kwargs["length"] for config in ladder]
     assert lengths == sorted(lengths)
-    for config, length in zip(presets, lengths, strict=True):
-        assert config.memory.max_span == 2 * length + 10
-        assert config.memory.max_span * config.memory.init_span_fraction > length
-    span_rates = [config.ppo.span_learning_rate for config in presets]
-    assert all(rate is not None for rate in span_rates)
-    assert span_rates == sorted(span_rates, reverse=True)  # type: ignore[type-var]
-    assert len(set(span_rates)) == len(span_rates)
+    assert lengths[0] > length
+    for config, ladder_length in zip(ladder, lengths, strict=True):
+        # Loaded spans are fractions of max_span, which grows with the length along the ladder.
+        assert config.memory.max_span >= 6 * ladder_length + 10
+        assert config.env.kwargs["start_jitter"] == ladder_length - 1
+        assert config.ppo.span_learning_rate < corridor.ppo.span_learning_rate  # type: ignore[operator]
 
 
 def test_overrides_typed_by_field() -> None:
