@@ -230,6 +230,7 @@ BAD_INPUT = [
     (["eval", "RUN", "--episodes", "0"], "--episodes"),
     (["eval", "RUN", "--output", "RUN/eval.json"], "already exists"),
     (["eval", "RUN", "--device", "cuda:99"], "use --device cpu"),
+    (["visualize", "RUN", "--device", "cuda:99"], "use --device cpu"),
     (["eval", "RUN", "--set", "env.kwargs.agent_view_size=5"], "env.kwargs: {length: 3"),
 ]
 

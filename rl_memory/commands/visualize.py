@@ -128,6 +128,7 @@ def output_folder(requested: Path | None, default: Path) -> Path:
 def _load(checkpoint: Path, env_id: str | None, device: str) -> tuple[Any, Any, Any]:
     """Load the agent and return (model, config, checkpoint info)."""
     from rl_memory.cli import UsageError
+    from rl_memory.config import ConfigError, validate
     from rl_memory.training import build_agent_env, load_checkpoint, read_checkpoint
 
     info = read_checkpoint(checkpoint)
@@ -135,6 +136,12 @@ def _load(checkpoint: Path, env_id: str | None, device: str) -> tuple[Any, Any, 
     if env_id is not None:
         config.env.id = env_id
         config.env.kwargs = {}
+    # Validating the device here rejects a missing GPU instead of running on the CPU.
+    config.train.device = device
+    try:
+        validate(config)
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
     # The loaded agent checks that its env has at least batch_envs copies; episodes are
     # recorded on a separate single env.
     env = build_agent_env(config, config.train.seed, n_envs=max(1, config.ppo.batch_envs))
