@@ -5,10 +5,10 @@ trains at length 20 and its length-100 cell starts from that policy (``--init-le
 The agents are Expire-Span, a Transformer-XL window of half the corridor, an LSTM
 (RecurrentPPO), a stack of 50 frames (shorter than the corridor, so it cannot hold the cue)
 and SB3 PPO without memory. Each trains with two seeds, one cell at a time, and stops once
-its training success rate reaches 0.95. The Expire-Span agents trained at 100 are then evaluated on corridors of
-1,000 and 10,000 cells. Results are recorded in the "Learning" section of
-``docs/benchmarks.md``. Options given on the command line are appended and override the
-defaults::
+its training success rate reaches 0.95 or after 150 s of training. The Expire-Span agents
+trained at 100 are then evaluated on corridors of 1,000 and 10,000 cells. Results are
+recorded in the "Learning" section of ``docs/benchmarks.md``. Options given on the command
+line are appended and override the defaults::
 
     python benchmarks/learning_100.py --out runs/bench-learning-100
 """

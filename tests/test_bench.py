@@ -21,8 +21,8 @@ from rl_memory.bench import (
 )
 from rl_memory.bench.report import result_row, results_markdown
 from rl_memory.cli import main
-from rl_memory.config import load_preset
 from rl_memory.commands.bench import parse_steps
+from rl_memory.config import load_preset
 
 TINY = ["env.n_envs=4", "ppo.n_steps=16", "ppo.batch_envs=2", "env.kwargs.max_steps=20"]
 

@@ -75,10 +75,11 @@ def corridor_config(cell: Cell) -> RunConfig:
     at its own length (20). Other lengths get ``corridor`` with these rules: ``max_span =
     2 * length + 10``, a span learning rate of ``min(1e-5, 2e-4 / length)``, the preset's
     env arguments with this length, training starting anywhere along the corridor
-    (``start_jitter = length - 1``) and the default ``max_steps``. Evaluations start at the far end (the preset's ``env.eval_kwargs``). The
-    Transformer-XL window is ``length // 2``, shorter than the cue-to-recall delay of an
-    evaluation, unless the agent label sets ``memory.window``. Periodic evaluations and
-    checkpoints are off; the final evaluation and checkpoint still run.
+    (``start_jitter = length - 1``) and the default ``max_steps``. Evaluations start at the
+    far end (the preset's ``env.eval_kwargs``). The Transformer-XL window is
+    ``length // 2``, shorter than the cue-to-recall delay of an evaluation, unless the agent
+    label sets ``memory.window``. Periodic evaluations and checkpoints are off; the final
+    evaluation and checkpoint still run.
 
     Raises:
         ConfigError: If an override names an unknown key or an invalid value.
