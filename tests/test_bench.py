@@ -201,12 +201,27 @@ def test_parse_steps_forms() -> None:
         (["--set", "ppo.lerning_rate=1"], "did you mean 'ppo.learning_rate'"),
         (["--init-length", "20"], "--init-length: it must be one of --lengths (10,30)"),
         (["--memory", "frame-stack", "--init-length", "10"], "memory.frame_stack=50"),
+        (["--max-wall-time", "-5"], "invalid value -5.0 for --max-wall-time"),
+        (["--target", "1.5"], "invalid value 1.5 for --target"),
+        (["--generalize-to", "100", "--generalize-from", "7"], "value 7 for --generalize-from"),
+        (["--generalize-to", "20"], "invalid value 20 in --generalize-to"),
+        (["--generalize-to", "100", "--generalize-seeds", "9"], "value 9 in --generalize-seeds"),
+        (["--memory", "none", "--generalize-to", "100", "--generalize-memory", "lstm"], "'lstm'"),
     ],
 )
 def test_bench_rejects_bad_input(argv: list[str], expected: str, tmp_path: Path) -> None:
     status, _, err = run_cli(["bench", "--lengths", "10,30", "--out", str(tmp_path), *argv])
     assert status == 2
     assert expected in err
+
+
+def test_bench_rejects_folder_without_benchmark(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text("kept: true\n")
+    argv = ["bench", "--lengths", "10", "--steps", "100", "--out", str(tmp_path)]
+    status, _, err = run_cli(argv)
+    assert status == 2
+    assert "is not empty and contains no benchmark" in err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["config.yaml"]
 
 
 def test_plan_starts_longer_cells_from_init_length(tmp_path: Path) -> None:

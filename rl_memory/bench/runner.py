@@ -98,7 +98,8 @@ def run_cell_process(cell: Cell, out_dir: Path) -> dict[str, Any]:
     The result is that of ``rl_memory.bench.cells.run_cell`` plus ``peak_rss_mib`` and the
     child's wall time; a cell whose child failed gets ``error`` with the log's path instead.
     A complete result of the same cell already in ``out_dir`` is returned without training;
-    the run folder of an earlier failed attempt is renamed with a ``-failed`` suffix.
+    the run folder of an earlier attempt (failed, or with other settings) is kept, renamed
+    with a ``-previous`` suffix.
     """
     previous = stored_result(cell, out_dir)
     if previous is not None:
@@ -111,7 +112,7 @@ def run_cell_process(cell: Cell, out_dir: Path) -> dict[str, Any]:
     log_path = cell_dir / f"{cell.name}.log"
     run_dir = out_dir / "runs" / cell.name
     if run_dir.exists():
-        run_dir.rename(unique_path(run_dir.with_name(f"{cell.name}-failed")))
+        run_dir.rename(unique_path(run_dir.with_name(f"{cell.name}-previous")))
     spec = {"cell": asdict(cell), "run_dir": str(run_dir)}
     spec_path.write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
 

@@ -130,7 +130,10 @@ def register(subparsers: Any) -> None:
         "--out",
         type=Path,
         metavar="DIR",
-        help=f"output folder (default: {DEFAULT_OUT_ROOT}/bench-<YYYYmmdd-HHMMSS>)",
+        help="output folder: new, empty, or an earlier benchmark's folder to continue it "
+        "(cells measured there with the same settings are reused, the others run again and "
+        "their old run folders get a -previous suffix) "
+        f"(default: {DEFAULT_OUT_ROOT}/bench-<YYYYmmdd-HHMMSS>)",
     )
     parser.set_defaults(func=run)
 
@@ -195,6 +198,7 @@ def build_plan(args: argparse.Namespace) -> Any:
     from rl_memory.cli import UsageError
     from rl_memory.config import ConfigError
 
+    _check_ranges(args)
     lengths = _int_list(args.lengths, "--lengths")
     plan = BenchmarkPlan(
         agents=_agents(args.memory),
@@ -216,6 +220,8 @@ def build_plan(args: argparse.Namespace) -> Any:
         generalize_episodes=args.generalize_episodes,
         generalize_timeout_s=args.generalize_timeout,
     )
+    _check_generalization(plan)
+    _check_out_dir(plan.out_dir)
     for cell in plan.cells():  # check every configuration before training anything
         try:
             config = corridor_config(cell)
@@ -229,6 +235,64 @@ def build_plan(args: argparse.Namespace) -> Any:
                 "agent's; give one, e.g. --memory frame-stack:memory.frame_stack=50"
             )
     return plan
+
+
+def _check_ranges(args: argparse.Namespace) -> None:
+    from rl_memory.cli import UsageError
+
+    if args.max_wall_time is not None and args.max_wall_time <= 0:
+        raise UsageError(
+            f"invalid value {args.max_wall_time} for --max-wall-time: use a number of "
+            "seconds > 0, or leave it out for no cap"
+        )
+    if not 0 < args.target <= 1:
+        raise UsageError(
+            f"invalid value {args.target} for --target: use a success rate in (0, 1], e.g. 0.95"
+        )
+
+
+def _check_generalization(plan: Any) -> None:
+    """Reject evaluations on longer corridors that no trained cell would run."""
+    from rl_memory.cli import UsageError
+
+    if not plan.generalize_to:
+        return
+    source = plan.generalize_from if plan.generalize_from is not None else max(plan.lengths)
+    if source not in plan.lengths:
+        raise UsageError(
+            f"invalid value {source} for --generalize-from: it must be one of --lengths "
+            f"({','.join(map(str, plan.lengths))}), the lengths agents are trained on"
+        )
+    shorter = [length for length in plan.generalize_to if length <= source]
+    if shorter:
+        raise UsageError(
+            f"invalid value {shorter[0]} in --generalize-to: evaluations run on corridors "
+            f"longer than the training length {source}; use lengths above {source}"
+        )
+    for option, chosen, trained in (
+        ("--generalize-seeds", plan.generalize_seeds, plan.seeds),
+        ("--generalize-memory", plan.generalize_agents, plan.agents),
+    ):
+        missing = [item for item in chosen or [] if item not in trained]
+        if missing:
+            raise UsageError(
+                f"invalid value {missing[0]!r} in {option}: no cell trains it; choose from "
+                f"{', '.join(map(str, trained))}"
+            )
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Reject a non-empty output folder that contains no earlier benchmark."""
+    from rl_memory.cli import UsageError
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"output folder {out_dir} is a file; choose a folder with --out")
+    if not out_dir.is_dir() or not any(out_dir.iterdir()) or (out_dir / "cells").is_dir():
+        return
+    raise UsageError(
+        f"output folder {out_dir} is not empty and contains no benchmark (no cells/ folder); "
+        "choose a new folder with --out, or an earlier benchmark's folder to continue it"
+    )
 
 
 def _init_length(value: int | None, lengths: list[int], text: str) -> int | None:
@@ -270,7 +334,8 @@ def run(args: argparse.Namespace) -> int:
     from rl_memory.bench import run_benchmark
 
     plan = build_plan(args)
-    print(f"benchmark folder: {plan.out_dir}; {len(plan.cells())} cells", flush=True)
+    count = len(plan.cells())
+    print(f"benchmark folder: {plan.out_dir}; {count} cell{'' if count == 1 else 's'}", flush=True)
     run_benchmark(
         plan,
         on_cell=lambda r: print(_cell_line(r), flush=True),
