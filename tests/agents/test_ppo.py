@@ -172,8 +172,10 @@ def test_logs_memory_metrics(
         span_learning_rate=1e-5,
         policy_kwargs=policy_kwargs(span_loss=span_loss),
     )
-    model.set_logger(configure(str(tmp_path), ["json"]))
+    logger = configure(str(tmp_path), ["json"])
+    model.set_logger(logger)
     model.learn(64)
+    logger.close()  # flushes and closes progress.json
     records = [json.loads(line) for line in (tmp_path / "progress.json").read_text().splitlines()]
     last = records[-1]
     for key in [
