@@ -85,8 +85,9 @@ def corridor_config(cell: Cell) -> RunConfig:
         ConfigError: If an override names an unknown key or an invalid value.
     """
     preset = f"corridor-{cell.length}"
-    config = load_preset(preset if preset in available_presets() else "corridor")
-    if preset not in available_presets() and config.env.kwargs["length"] != cell.length:
+    shipped = preset in available_presets()
+    config = load_preset(preset if shipped else "corridor")
+    if not shipped and config.env.kwargs["length"] != cell.length:
         set_value(config, "memory.max_span", 2 * cell.length + 10)
         rate = min(MAX_SPAN_LEARNING_RATE, SPAN_RATE_TIMES_LENGTH / cell.length)
         set_value(config, "ppo.span_learning_rate", rate)

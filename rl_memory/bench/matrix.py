@@ -56,8 +56,9 @@ class BenchmarkPlan:
     stop_at_target: bool = True
     overrides: list[str] = field(default_factory=list)
     init_length: int | None = None
-    """Cells longer than this start from the policy of the same agent and seed trained at
-    this length, one of ``lengths`` (``train.init_from``); None: every cell starts afresh."""
+    """Length whose agents start the longer cells: each longer cell loads the policy of the
+    same agent and seed trained at it (``train.init_from``). It must be one of ``lengths``,
+    and None means every cell starts from scratch."""
     generalize_to: list[int] = field(default_factory=list)
     """Longer corridor lengths on which the agents trained on ``generalize_from`` are evaluated."""
     generalize_from: int | None = None
@@ -69,6 +70,11 @@ class BenchmarkPlan:
     generalize_episodes: int = 100
     generalize_timeout_s: float | None = None
     """Kill an evaluation on a longer corridor after this many seconds (None: no limit)."""
+
+    @property
+    def generalize_source(self) -> int:
+        """Training length of the agents evaluated on longer corridors."""
+        return self.generalize_from if self.generalize_from is not None else max(self.lengths)
 
     def cells(self) -> list[Cell]:
         """Return the cells in running order: by length, then seed, then agent.
@@ -148,7 +154,7 @@ def run_benchmark(
         if on_cell is not None:
             on_cell(result)
 
-    source = plan.generalize_from if plan.generalize_from is not None else max(plan.lengths)
+    source = plan.generalize_source
     chosen = plan.generalize_agents
     for result in results.cells:
         cell = result["cell"]

@@ -257,7 +257,7 @@ def _check_generalization(plan: Any) -> None:
 
     if not plan.generalize_to:
         return
-    source = plan.generalize_from if plan.generalize_from is not None else max(plan.lengths)
+    source = plan.generalize_source
     if source not in plan.lengths:
         raise UsageError(
             f"invalid value {source} for --generalize-from: it must be one of --lengths "
