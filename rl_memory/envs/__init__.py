@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gymnasium
 
+from rl_memory.envs.base import UnsolvableTaskWarning
 from rl_memory.envs.corridor import CorridorEnv
 from rl_memory.envs.instruction import InstructionEnv
 from rl_memory.envs.make import make_env
@@ -61,6 +62,7 @@ __all__ = [
     "MissionVocabulary",
     "NumericObsWrapper",
     "PortalEnv",
+    "UnsolvableTaskWarning",
     "make_env",
     "register_envs",
     "registered_ids",

@@ -65,6 +65,14 @@ def check_view_size(agent_view_size: Any) -> int:
     return size
 
 
+class UnsolvableTaskWarning(UserWarning):
+    """The env's arguments leave no episode a way to succeed, e.g. too few steps for the walk.
+
+    Short rollouts of such an env are still useful for tests, so this is a warning; the
+    ``rl-memory`` commands turn it into an error.
+    """
+
+
 def check_max_steps(max_steps: Any, default: int) -> int:
     """Return ``default`` when ``max_steps`` is None, else validate it as an integer >= 1."""
     if max_steps is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -11,6 +12,7 @@ from minigrid.core.world_object import Ball, WorldObj
 from rl_memory.envs.base import (
     COLORS,
     MemoryTaskEnv,
+    UnsolvableTaskWarning,
     carve_row,
     check_int,
     check_max_steps,
@@ -115,7 +117,9 @@ class CorridorEnv(MemoryTaskEnv):
     - ``arm_order``: "fixed" (default; red is the northmost arm, then green, ...) or
       "random" (a new order each episode). "random" makes the choice an XOR of the cue
       and the order, which policy-gradient agents learn far more slowly.
-    - ``max_steps``: step budget; default ``3 * (length + 2 * n_colors) + 20``.
+    - ``max_steps``: step budget; default ``3 * (length + 2 * n_colors) + 20``. A budget
+      shorter than the walk from the nearest start cell to the junction warns with
+      ``UnsolvableTaskWarning``.
     - ``agent_view_size``: odd, >= 3 (default 7).
     - ``render_mode``: None, "rgb_array" or "human". Grids wider than 51 cells render
       as a 51-column window around the agent.
@@ -154,9 +158,19 @@ class CorridorEnv(MemoryTaskEnv):
                 "arm colours in order from north to south, 'random' draws an order per episode."
             )
         self.arm_order: ArmOrder = arm_order
-        max_steps = check_max_steps(
-            max_steps, default_corridor_max_steps(self.length, self.n_colors)
-        )
+        default_max_steps = default_corridor_max_steps(self.length, self.n_colors)
+        max_steps = check_max_steps(max_steps, default_max_steps)
+        nearest_start = self.length - min(self.start_jitter, self.length - 1)
+        if max_steps < nearest_start:
+            warnings.warn(
+                f"max_steps={max_steps} is too short for length={self.length} with "
+                f"start_jitter={self.start_jitter}: every episode starts at least "
+                f"{nearest_start} cells from the junction, so none can reach an arm. Raise "
+                f"max_steps to at least {self.length + 4}, or set it to None (null in YAML "
+                f"and --set) for the default, {default_max_steps} at this length.",
+                UnsolvableTaskWarning,
+                stacklevel=2,
+            )
 
         self.corridor_row = self.n_colors
         self.hallway_x = self.length + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ import gymnasium
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv, VecMonitor
 
 from rl_memory.config import EnvConfig, RunConfig
+from rl_memory.envs import UnsolvableTaskWarning
 from rl_memory.training.algorithms import algorithm_for
 from rl_memory.training.errors import EnvSetupError
 
@@ -31,13 +33,16 @@ def check_env_config(env: EnvConfig) -> None:
     """Build and close one env in this process, turning construction errors into one line.
 
     Raises:
-        EnvSetupError: If the id is unknown or the env rejects ``env.kwargs``.
+        EnvSetupError: If the id is unknown, the env rejects ``env.kwargs``, or they leave
+            no episode a way to succeed (``UnsolvableTaskWarning``).
     """
     try:
-        single = make_single_env(env.id, dict(env.kwargs))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UnsolvableTaskWarning)
+            single = make_single_env(env.id, dict(env.kwargs))
     except TypeError as error:
         raise EnvSetupError(_argument_error_message(env, error)) from None
-    except (ValueError, gymnasium.error.Error) as error:
+    except (ValueError, gymnasium.error.Error, UnsolvableTaskWarning) as error:
         kwargs = f" with env.kwargs {env.kwargs}" if env.kwargs else ""
         raise EnvSetupError(f"cannot create env '{env.id}'{kwargs}: {error}") from None
     single.close()

@@ -266,6 +266,7 @@ class TruncationRecorder(BaseCallback):
             }
 
 
+@pytest.mark.filterwarnings("ignore::rl_memory.envs.UnsolvableTaskWarning")
 def test_truncation_bootstraps_through_episode_memory(
     corridor: Callable, policy_kwargs: Callable
 ) -> None:

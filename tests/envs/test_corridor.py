@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from envs_scripted import (
     walk,
 )
 
-from rl_memory.envs.base import COLORS
+from rl_memory.envs.base import COLORS, UnsolvableTaskWarning
 from rl_memory.envs.corridor import CorridorEnv
 
 
@@ -155,13 +156,24 @@ def test_reward_formula_and_wrong_arm() -> None:
 
 
 def test_truncation_at_max_steps() -> None:
-    env = CorridorEnv(length=10, max_steps=5)
+    env = CorridorEnv(length=4, max_steps=5)
     env.reset(seed=0)
     for _ in range(4):
         assert env.step(0)[3] is False
     _, _, terminated, truncated, info = env.step(0)
     assert truncated and not terminated
     assert info["recall_correct"] is False
+
+
+def test_warns_when_no_start_can_reach_the_junction() -> None:
+    with pytest.warns(UnsolvableTaskWarning, match="at least 1000 cells .* at least 1004"):
+        CorridorEnv(length=1000, max_steps=400, start_jitter=0)
+    with pytest.warns(UnsolvableTaskWarning, match="start_jitter=2: every episode"):
+        CorridorEnv(length=10, max_steps=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnsolvableTaskWarning)
+        CorridorEnv(length=10, max_steps=8)  # a start 8 cells from the junction exists
+        CorridorEnv(length=1000, max_steps=10, start_jitter=995)
 
 
 def test_max_steps_scales_with_length() -> None:
