@@ -91,14 +91,33 @@ def test_eval_writes_new_file(trained_run: tuple[Path, str]) -> None:
 def test_eval_on_longer_corridor(trained_run: tuple[Path, str], tmp_path: Path) -> None:
     run_dir, _ = trained_run
     output = tmp_path / "long.json"
-    argv = ["eval", str(run_dir), "--env", "rl_memory/Corridor-L1000-v0"]
-    argv += ["--set", "env.kwargs.max_steps=20", "--episodes", "4", "--output", str(output)]
+    argv = ["eval", str(run_dir), "--env", "rl_memory/Corridor-L30-v0"]
+    argv += ["--set", "env.kwargs.max_steps=40", "--episodes", "4", "--output", str(output)]
     status, _, err = run_cli(argv)
     assert status == 0, err
     record = json.loads(output.read_text())
-    assert record["env_id"] == "rl_memory/Corridor-L1000-v0"
-    assert record["env_kwargs"] == {"max_steps": 20}
-    assert record["mean_episode_length"] == 20
+    assert record["env_id"] == "rl_memory/Corridor-L30-v0"
+    assert record["env_kwargs"] == {"max_steps": 40}
+    assert 32 <= record["mean_episode_length"] <= 40  # an arm is at least 28 + 4 steps away
+
+
+def test_eval_with_longer_max_span(trained_run: tuple[Path, str], tmp_path: Path) -> None:
+    """Raising memory.max_span at evaluation scales the spans, so more memories stay."""
+    run_dir, _ = trained_run
+    kept = {}
+    for max_span in (1, 1000):
+        output = tmp_path / f"span{max_span}.json"
+        argv = ["eval", str(run_dir), "--episodes", "8", "--output", str(output)]
+        argv += ["--set", "env.kwargs.length=6", "--set", "env.kwargs.max_steps=30"]
+        status, _, err = run_cli([*argv, "--set", f"memory.max_span={max_span}"])
+        assert status == 0, err
+        record = json.loads(output.read_text())
+        assert record["max_span"] == max_span
+        kept[max_span] = record["retained_memories_per_layer"][0]
+    assert kept[1000] > kept[1] + 5
+    trained = json.loads((run_dir / "eval.json").read_text())
+    assert trained["max_span"] == 16
+    assert read_checkpoint(run_dir / "checkpoints/latest.zip").config.memory.max_span == 16
 
 
 def test_console_script_train_and_eval(tmp_path: Path) -> None:
@@ -226,7 +245,10 @@ BAD_INPUT = [
     (["eval", "RUN", "--env", "CartPole-v1"], "observation space"),
     (["eval", "RUN", "--env", "MiniGrid-MemoryS7-v0"], "action space"),
     (["eval", "RUN", "--env", "NoSuchEnv-v0"], "unknown environment id"),
-    (["eval", "RUN", "--set", "ppo.gamma=0.5"], "only env.* keys can change"),
+    (["eval", "RUN", "--set", "ppo.gamma=0.5"], "only env.* keys and memory.max_span can"),
+    (["eval", "RUN", "--set", "memory.d_model=8"], "only env.* keys and memory.max_span can"),
+    (["eval", "RUN", "--set", "memory.max_span=0"], "memory.max_span"),
+    (["eval", "RUN", "--set", "env.kwargs.length=50"], "none can reach an arm"),
     (["eval", "RUN", "--episodes", "0"], "--episodes"),
     (["eval", "RUN", "--output", "RUN/eval.json"], "already exists"),
     (["eval", "RUN", "--device", "cuda:99"], "use --device cpu"),

@@ -12,7 +12,7 @@ heads. Acting (``forward``) steps the memory one frame per env. Learning
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from typing import Any, NamedTuple, cast
 
@@ -214,6 +214,18 @@ class MemoryPolicy(BasePolicy):
             optimizer_kwargs=self.optimizer_kwargs,
         )
         return data
+
+    def set_max_span(self, max_span: int) -> None:
+        """Set the Expire-Span memory's L_max: every span scales by the same factor.
+
+        An agent trained on a short task can then keep its memories for longer ones. The
+        new value is saved with the agent.
+
+        Raises:
+            ValueError: If the memory is not Expire-Span or ``max_span`` is below 1.
+        """
+        self.memory.set_max_span(max_span)
+        self.memory_config = replace(self.memory_config, max_span=max_span)
 
     def initial_state(self, n_envs: int) -> MemoryState:
         """Return an empty memory state for ``n_envs`` envs, on the policy's device."""

@@ -12,12 +12,13 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rl_memory.commands import seed_value
 
 DEFAULT_EPISODES = 100
 CHECKPOINT_CHOICES = ("latest", "best")
+MAX_SPAN_KEY = "memory.max_span"
 
 
 def register(subparsers: Any) -> None:
@@ -28,7 +29,9 @@ def register(subparsers: Any) -> None:
         description="Evaluate the agent of a run folder or checkpoint over whole episodes, "
         "passing its memory state and episode starts, and report success rate, mean return "
         "and retained memories per layer. The env may differ from the training env (for "
-        "example a longer corridor) as long as its observations have the same shape.",
+        "example a longer corridor) as long as its observations have the same shape. An "
+        "Expire-Span agent's spans are fractions of memory.max_span, so raising it with the "
+        "length lets the agent keep its memories for as long as the longer task needs.",
     )
 
     parser.add_argument(
@@ -60,8 +63,9 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         action="append",
         default=[],
-        help="override an env.* key, e.g. --set env.kwargs.length=1000 or --set env.n_envs=8 "
-        "(repeatable)",
+        help="override an env.* key or an Expire-Span agent's memory.max_span, e.g. --set "
+        "env.kwargs.length=1000 or --set env.n_envs=8; --set memory.max_span=10010 scales "
+        "every span by 10010 / the trained max_span (repeatable)",
     )
 
     parser.add_argument(
@@ -128,10 +132,18 @@ def _eval_config(checkpoint_config: Any, args: argparse.Namespace) -> Any:
 
     changes = [] if args.env is None else [f"env.id={args.env}", "env.kwargs={}"]
     for item in args.overrides:
-        if not item.strip().startswith("env."):
+        key = item.split("=", 1)[0].strip()
+        if not (key.startswith("env.") or key == MAX_SPAN_KEY):
             raise UsageError(
-                f"invalid override {item!r} for eval: only env.* keys can change, e.g. "
-                "--set env.kwargs.length=1000; the agent keeps its trained configuration"
+                f"invalid override {item!r} for eval: only env.* keys and {MAX_SPAN_KEY} can "
+                "change, e.g. --set env.kwargs.length=1000; the agent keeps the rest of its "
+                "trained configuration"
+            )
+        if key == MAX_SPAN_KEY and checkpoint_config.memory.kind != "expire-span":
+            raise UsageError(
+                f"invalid override {item!r} for eval: this agent's memory.kind is "
+                f"{checkpoint_config.memory.kind!r} and only 'expire-span' has spans; "
+                f"remove --set {MAX_SPAN_KEY}"
             )
     try:
         # Both return copies: the checkpoint's own config stays as stored.
@@ -164,6 +176,7 @@ def _output_path(
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate the checkpoint, write the JSON result and print it."""
+    from rl_memory.agents.policy import MemoryPolicy
     from rl_memory.cli import UsageError
     from rl_memory.training import (
         RunError,
@@ -189,6 +202,8 @@ def run(args: argparse.Namespace) -> int:
         env = build_agent_env(config, seed)
         try:
             model = load_checkpoint(checkpoint, env, args.device, info, config.env.id)
+            if config.memory.max_span != info.config.memory.max_span:
+                cast(MemoryPolicy, model.policy).set_max_span(config.memory.max_span)
             result = evaluate(model, env, args.episodes, not args.stochastic, seed)
         finally:
             env.close()

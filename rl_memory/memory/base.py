@@ -132,6 +132,16 @@ class EpisodeMemory(nn.Module, ABC):
         """Return the span predictors' parameters (empty for kinds without expiry)."""
         return []
 
+    def set_max_span(self, max_span: int) -> None:
+        """Set L_max, the maximum span, of a memory whose memories expire.
+
+        Raises:
+            ValueError: For kinds without expiry, which have no spans to scale.
+        """
+        raise ValueError(
+            f"max_span applies to expire-span memories only, not to {self.config.kind}"
+        )
+
     @abstractmethod
     def initial_state(self, n_envs: int, device: torch.device | str = "cpu") -> MemoryState:
         """Return an empty state for ``n_envs`` environments."""

@@ -20,6 +20,7 @@ Shapes use the letters of ``rl_memory.memory.base``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import cast
 
 import torch
@@ -67,6 +68,24 @@ class TransformerMemory(EpisodeMemory):
         spans = [layer.span for layer in self.memory_layers if layer.span is not None]
         return [p for span in spans for p in span.parameters()]
 
+    def set_max_span(self, max_span: int) -> None:
+        """Set L_max of every span predictor, e.g. to run the memory on a longer task.
+
+        A span is a fraction of L_max (``SpanPredictor``), so every span scales by the same
+        factor. Memories already stored take their new spans at the next step.
+
+        Raises:
+            ValueError: For kinds without expiry, or if ``max_span`` is below 1.
+        """
+        if not self.expires:
+            super().set_max_span(max_span)
+        if max_span < 1:
+            raise ValueError(f"max_span must be at least 1, got {max_span}")
+        self.config = replace(self.config, max_span=max_span)
+        for layer in self.memory_layers:
+            if layer.span is not None:
+                layer.span.max_span = max_span
+
     def initial_state(self, n_envs: int, device: torch.device | str = "cpu") -> MemoryState:
         dtype = self.norm_out.weight.dtype
         n_layers, d_model = self.config.n_layers, self.config.d_model
@@ -107,17 +126,19 @@ class TransformerMemory(EpisodeMemory):
 
     # ------------------------------------------------------------------------------- acting
 
-    def _parameter_version(self) -> tuple[tuple[int, int], ...]:
-        """Identify the current parameter values: any in-place update bumps ``_version``.
+    def _cache_version(self) -> tuple[tuple[int, int], ...]:
+        """Identify what cached keys, values and spans depend on: the parameters and L_max.
 
-        ``Module.to``, ``double`` and ``load_state_dict`` keep the Parameter objects and change
-        their data or version, so the list of parameters is collected once.
+        Any in-place update of a parameter bumps its ``_version``. ``Module.to``, ``double``
+        and ``load_state_dict`` keep the Parameter objects and change their data or version,
+        so the list of parameters is collected once.
         """
         # NOTE: replacing a Parameter object after construction (assigning a new
         # nn.Parameter to a submodule) is not detected; call ``reset_parameter_tracking``.
         if self._tracked_parameters is None:
             self._tracked_parameters = list(self.parameters())
-        return tuple((p.data_ptr(), p._version) for p in self._tracked_parameters)
+        parameters = tuple((p.data_ptr(), p._version) for p in self._tracked_parameters)
+        return (*parameters, (-1, self.config.max_span))  # data_ptr is never negative
 
     def reset_parameter_tracking(self) -> None:
         """Collect the parameters again after Parameter objects were replaced."""
@@ -152,7 +173,7 @@ class TransformerMemory(EpisodeMemory):
 
     def _acting_cache(self, state: MemoryState, like: Tensor) -> tuple[ActingCache, list[Tensor]]:
         """Return a cache this step may append to in place, and the valid masks that go with it."""
-        version = self._parameter_version()
+        version = self._cache_version()
         cache = state.cache
         usable = (
             isinstance(cache, ActingCache)

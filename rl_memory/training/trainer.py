@@ -52,6 +52,7 @@ def evaluation_record(
         "env_id": config.env.id,
         "env_kwargs": dict(config.env.kwargs),
         "memory_kind": config.memory.kind,
+        "max_span": config.memory.max_span if config.memory.kind == "expire-span" else None,
         "checkpoint": str(checkpoint) if checkpoint is not None else None,
         "env_steps": int(env_steps),
         "seed": seed,

@@ -77,6 +77,14 @@ def test_baseline_evaluates_on_longer_corridor(baseline_run: Path, tmp_path: Pat
     assert record["episodes"] == 8
 
 
+def test_baseline_rejects_max_span(baseline_run: Path) -> None:
+    status, _, err = run_cli(["eval", str(baseline_run), "--set", "memory.max_span=100"])
+    assert status == 2
+    assert f"memory.kind is '{baseline_run.name}'" in err
+    assert "remove --set memory.max_span" in err
+    assert not (baseline_run / "evals").exists()
+
+
 def test_frame_stack_size_recorded_in_run(baseline_run: Path) -> None:
     config = yaml.safe_load((baseline_run / "config.yaml").read_text())
     if baseline_run.name == "frame-stack":

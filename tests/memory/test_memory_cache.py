@@ -205,3 +205,17 @@ def test_state_follows_module_dtype(make_memory) -> None:
         _, state, _ = memory.step(frame, state, no_start)
     assert state.hidden[0].dtype == torch.float64
     assert state.cache.layers[0].key.dtype == torch.float64
+
+
+def test_cache_follows_max_span(make_memory) -> None:
+    memory = make_memory("expire-span", span_std=1.5)
+    x = torch.randn(3, 30, 16, dtype=torch.float64)
+    _, states = run(memory, x, first_starts(3, 30))
+    memory.set_max_span(3 * memory.config.max_span)
+
+    frame, no_start = torch.randn(3, 16, dtype=torch.float64), torch.zeros(3, dtype=torch.bool)
+    cached_out, cached_state, _ = memory.step(frame, states[-1], no_start)
+    stripped = memory.select(states[-1], torch.arange(3))
+    rebuilt_out, rebuilt_state, _ = memory.step(frame, stripped, no_start)
+    assert torch.allclose(cached_out, rebuilt_out, atol=1e-12, rtol=0)
+    assert cached_state.retained().tolist() == rebuilt_state.retained().tolist()

@@ -70,6 +70,29 @@ def test_span_predictor_predivide_scales_logit() -> None:
     assert predictor(hidden).item() == pytest.approx(expected, rel=1e-6)
 
 
+def test_set_max_span_scales_every_span(make_memory) -> None:
+    memory = make_memory("expire-span")
+    hidden = torch.randn(4, 16, dtype=torch.float64)
+    before = [layer.span(hidden) for layer in memory.memory_layers if layer.span is not None]
+    memory.set_max_span(5 * memory.config.max_span)
+    after = [layer.span(hidden) for layer in memory.memory_layers if layer.span is not None]
+    assert len(after) == memory.config.n_layers == 2
+    for old, new in zip(before, after, strict=True):
+        assert torch.allclose(new, 5 * old, rtol=1e-12)
+    assert memory.config.max_span == 60
+
+
+@pytest.mark.parametrize("kind", ["transformer-xl", "all"])
+def test_set_max_span_needs_expiry(make_memory, kind: str) -> None:
+    with pytest.raises(ValueError, match=f"expire-span memories only, not to {kind}"):
+        make_memory(kind).set_max_span(100)
+
+
+def test_set_max_span_rejects_zero(make_memory) -> None:
+    with pytest.raises(ValueError, match="at least 1, got 0"):
+        make_memory("expire-span").set_max_span(0)
+
+
 def test_mean_span_loss_normalised_by_max_span() -> None:
     spans = torch.tensor([10.0, 30.0], requires_grad=True)
     loss = mean_span_loss(spans, max_span=100)
