@@ -207,6 +207,11 @@ def test_parse_steps_forms() -> None:
         (["--generalize-to", "20"], "invalid value 20 in --generalize-to"),
         (["--generalize-to", "100", "--generalize-seeds", "9"], "value 9 in --generalize-seeds"),
         (["--memory", "none", "--generalize-to", "100", "--generalize-memory", "lstm"], "'lstm'"),
+        (["--generalize-scale-spans"], "--generalize-scale-spans needs --generalize-to"),
+        (
+            ["--memory", "none,lstm", "--generalize-to", "100", "--generalize-scale-spans"],
+            "none of none, lstm is evaluated",
+        ),
     ],
 )
 def test_bench_rejects_bad_input(argv: list[str], expected: str, tmp_path: Path) -> None:
@@ -276,6 +281,27 @@ def test_bench_command_writes_tables(tmp_path: Path) -> None:
     assert status == 0, err
     assert (out / "results.csv").read_text() == before
     assert sorted(path.name for path in (out / "runs").iterdir()) == ["frame-stack-L3-s0"]
+
+
+def test_bench_scales_spans_on_longer_corridors(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    argv = ["bench", "--memory", "expire-span,none", "--lengths", "3", "--seeds", "0"]
+    argv += ["--steps", "64", "--generalize-to", "6,9", "--generalize-episodes", "2"]
+    argv += ["--generalize-scale-spans", "--out", str(out)] + [f"--set={item}" for item in TINY]
+    status, stdout, err = run_cli(argv)
+    assert status == 0, err
+    assert "expire-span L=3 seed=0 on L=9 (max_span 48): success" in stdout
+    with (out / "generalization.csv").open() as file:
+        rows = {(row["agent"], row["eval_length"]): row for row in csv.DictReader(file)}
+    # Trained with max_span 2 * 3 + 10 = 16, scaled by 6 / 3 and 9 / 3.
+    assert rows["expire-span", "6"]["max_span"] == "32"
+    assert rows["expire-span", "9"]["max_span"] == "48"
+    assert rows["none", "9"]["max_span"] == ""
+    record = json.loads(
+        (out / "generalization" / "expire-span-L3-s0-eval-L9-span48.json").read_text()
+    )
+    assert record["max_span"] == 48
+    assert "| expire-span | 3 | 0 | 9 | 48 | 2 |" in (out / "results.md").read_text()
 
 
 def test_bench_init_length_loads_shorter_agents(tmp_path: Path) -> None:

@@ -68,6 +68,10 @@ class BenchmarkPlan:
     generalize_seeds: list[int] | None = None
     """Seeds of the agents evaluated on longer corridors (default: all)."""
     generalize_episodes: int = 100
+    generalize_scale_spans: bool = False
+    """Multiply an Expire-Span agent's ``max_span`` by (eval length / training length) on the
+    longer corridors, so every learned span grows with the corridor (spans are fractions of
+    ``max_span``). Other agents are evaluated unchanged."""
     generalize_timeout_s: float | None = None
     """Kill an evaluation on a longer corridor after this many seconds (None: no limit)."""
 
@@ -166,7 +170,12 @@ def run_benchmark(
             continue
         for length in plan.generalize_to:
             evaluation = evaluate_on_length(
-                result, length, plan.generalize_episodes, plan.out_dir, plan.generalize_timeout_s
+                result,
+                length,
+                plan.generalize_episodes,
+                plan.out_dir,
+                plan.generalize_timeout_s,
+                plan.generalize_scale_spans,
             )
             results.generalization.append(evaluation)
             write_outputs(plan, results)

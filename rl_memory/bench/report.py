@@ -32,6 +32,7 @@ GENERALIZATION_COLUMNS = (
     "train_length",
     "seed",
     "eval_length",
+    "max_span",
     "episodes",
     "success_rate",
     "retained_memories_mean",
@@ -84,6 +85,7 @@ def generalization_row(result: dict[str, Any]) -> dict[str, Any]:
         "train_length": cell["length"],
         "seed": cell["seed"],
         "eval_length": result["eval_length"],
+        "max_span": result.get("max_span"),
     }
     if "error" in result:
         return {**row, "error": result["error"]}
@@ -180,23 +182,24 @@ def results_markdown(rows: Sequence[dict[str, Any]], target: float) -> str:
 def generalization_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """Return a markdown table of success and memories kept on longer corridors."""
     lines = [
-        "| agent | trained on | seed | evaluated on | episodes | success | memories kept "
-        "(mean) | eval wall time s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| agent | trained on | seed | evaluated on | max_span | episodes | success | "
+        "memories kept (mean) | eval wall time s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ordered = sorted(
         rows, key=lambda r: (r["agent"], r["train_length"], r["seed"], r["eval_length"])
     )
     for row in ordered:
+        span = f"{row['max_span']:,}" if row.get("max_span") is not None else "—"
+        head = (
+            f"| {row['agent']} | {row['train_length']:,} | {row['seed']} | "
+            f"{row['eval_length']:,} | {span} |"
+        )
         if row.get("error"):
-            lines.append(
-                f"| {row['agent']} | {row['train_length']:,} | {row['seed']} | "
-                f"{row['eval_length']:,} | — | failed: {row['error']} | — | — |"
-            )
+            lines.append(f"{head} — | failed: {row['error']} | — | — |")
             continue
         lines.append(
-            f"| {row['agent']} | {row['train_length']:,} | {row['seed']} | "
-            f"{row['eval_length']:,} | {row['episodes']} | {_number(row['success_rate'], 2)} | "
+            f"{head} {row['episodes']} | {_number(row['success_rate'], 2)} | "
             f"{_number(row['retained_memories_mean'], 1)} | {_number(row['eval_wall_time_s'], 0)} |"
         )
     return "\n".join(lines) + "\n"

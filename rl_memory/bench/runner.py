@@ -18,6 +18,7 @@ from typing import Any
 
 from rl_memory.bench.cells import Cell
 from rl_memory.training.files import unique_path
+from rl_memory.training.run_dir import RunDirectory
 
 logger = logging.getLogger(__name__)
 
@@ -131,23 +132,37 @@ def run_cell_process(cell: Cell, out_dir: Path) -> dict[str, Any]:
 
 
 def evaluate_on_length(
-    result: dict[str, Any], length: int, episodes: int, out_dir: Path, timeout_s: float | None
+    result: dict[str, Any],
+    length: int,
+    episodes: int,
+    out_dir: Path,
+    timeout_s: float | None,
+    scale_spans: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a trained cell's final agent on a corridor of ``length`` with ``rl-memory eval``.
 
-    An evaluation with the same number of episodes already in ``out_dir`` is reused.
+    With ``scale_spans``, an Expire-Span agent's ``max_span`` is multiplied by ``length``
+    over its training length. An evaluation with the same number of episodes already in
+    ``out_dir`` is reused.
 
-    Returns the evaluation record plus the training cell, ``eval_length``, ``peak_rss_mib``
-    and the child's wall time, or the cell with ``error`` if the evaluation failed.
+    Returns the evaluation record plus the training cell, ``eval_length``, ``max_span``
+    (None for agents without spans), ``peak_rss_mib`` and the child's wall time, or the
+    cell, ``eval_length``, ``max_span`` and ``error`` if the evaluation failed.
     """
     cell = result["cell"]
     run_dir = result["evaluation"]["run_dir"]
     name = f"{Cell(**cell).name}-eval-L{length}"
+    max_span = None
+    if Cell(**cell).kind == "expire-span":
+        max_span = RunDirectory(Path(run_dir)).read_config().memory.max_span
+        if scale_spans:
+            max_span = round(max_span * length / cell["length"])
+            name += f"-span{max_span}"
     eval_dir = out_dir / "generalization"
     eval_dir.mkdir(parents=True, exist_ok=True)
     output = eval_dir / f"{name}.json"
     usage_path = eval_dir / f"{name}.usage.json"
-    base = {"cell": cell, "eval_length": length}
+    base = {"cell": cell, "eval_length": length, "max_span": max_span}
     if output.is_file() and usage_path.is_file():
         record = json.loads(output.read_text(encoding="utf-8"))
         if record.get("episodes") == episodes:
@@ -158,6 +173,8 @@ def evaluate_on_length(
     # No more envs than episodes: every env steps until the last episode ends.
     n_envs = min(episodes, result.get("n_envs") or episodes)
     command += ["--set", f"env.n_envs={n_envs}"]
+    if scale_spans and max_span is not None:
+        command += ["--set", f"memory.max_span={max_span}"]
     command += ["--device", "cpu"]
     child = run_child(command, eval_dir / f"{name}.log", timeout_s)
     if child.returncode != 0 or not output.is_file():

@@ -121,6 +121,13 @@ def register(subparsers: Any) -> None:
         help="episodes per evaluation on a longer corridor (default: 100)",
     )
     parser.add_argument(
+        "--generalize-scale-spans",
+        action="store_true",
+        help="on each longer corridor, multiply an Expire-Span agent's memory.max_span by the "
+        "length over its training length, so its spans grow with the corridor (default: "
+        "evaluate every agent as trained)",
+    )
+    parser.add_argument(
         "--generalize-timeout",
         type=float,
         metavar="SECONDS",
@@ -218,6 +225,7 @@ def build_plan(args: argparse.Namespace) -> Any:
         if args.generalize_seeds
         else None,
         generalize_episodes=args.generalize_episodes,
+        generalize_scale_spans=args.generalize_scale_spans,
         generalize_timeout_s=args.generalize_timeout,
     )
     _check_generalization(plan)
@@ -256,7 +264,21 @@ def _check_generalization(plan: Any) -> None:
     from rl_memory.cli import UsageError
 
     if not plan.generalize_to:
+        if plan.generalize_scale_spans:
+            raise UsageError(
+                "--generalize-scale-spans needs --generalize-to: it scales max_span on the "
+                "longer corridors; add --generalize-to L,... or remove it"
+            )
         return
+    evaluated = plan.generalize_agents or plan.agents
+    if plan.generalize_scale_spans and not any(
+        agent.split(":")[0] == "expire-span" for agent in evaluated
+    ):
+        raise UsageError(
+            "--generalize-scale-spans applies to expire-span agents, and none of "
+            f"{', '.join(evaluated)} is evaluated on longer corridors; add expire-span to "
+            "--memory (and --generalize-memory) or remove --generalize-scale-spans"
+        )
     source = plan.generalize_source
     if source not in plan.lengths:
         raise UsageError(
@@ -323,7 +345,10 @@ def _cell_line(result: dict[str, Any]) -> str:
 
 def _evaluation_line(result: dict[str, Any]) -> str:
     cell = result["cell"]
-    head = f"{cell['agent']} L={cell['length']} seed={cell['seed']} on L={result['eval_length']}:"
+    head = f"{cell['agent']} L={cell['length']} seed={cell['seed']} on L={result['eval_length']}"
+    if result.get("max_span") is not None:
+        head += f" (max_span {result['max_span']:,})"
+    head += ":"
     if "error" in result:
         return f"{head} failed ({result['error']})"
     return f"{head} success {result['success_rate']:.2f} over {result['episodes']} episodes"
