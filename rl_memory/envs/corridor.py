@@ -118,7 +118,7 @@ class CorridorEnv(MemoryTaskEnv):
       "random" (a new order each episode). "random" makes the choice an XOR of the cue
       and the order, which policy-gradient agents learn far more slowly.
     - ``max_steps``: step budget; default ``3 * (length + 2 * n_colors) + 20``. A budget
-      shorter than the walk from the nearest start cell to the junction warns with
+      shorter than the walk from the nearest start cell to the nearest arm warns with
       ``UnsolvableTaskWarning``.
     - ``agent_view_size``: odd, >= 3 (default 7).
     - ``render_mode``: None, "rgb_array" or "human". Grids wider than 51 cells render
@@ -161,13 +161,16 @@ class CorridorEnv(MemoryTaskEnv):
         default_max_steps = default_corridor_max_steps(self.length, self.n_colors)
         max_steps = check_max_steps(max_steps, default_max_steps)
         nearest_start = self.length - min(self.start_jitter, self.length - 1)
-        if max_steps < nearest_start:
+        # From the junction, the nearest arm takes one step when an arm faces the corridor
+        # (an odd number of colours), else a turn, a step, a turn and a step.
+        arm_steps = 1 if self.n_colors % 2 else 4
+        if max_steps < nearest_start + arm_steps:
             warnings.warn(
                 f"max_steps={max_steps} is too short for length={self.length} with "
                 f"start_jitter={self.start_jitter}: every episode starts at least "
-                f"{nearest_start} cells from the junction, so none can reach an arm. Raise "
-                f"max_steps to at least {self.length + 4}, or set it to None (null in YAML "
-                f"and --set) for the default, {default_max_steps} at this length.",
+                f"{nearest_start + arm_steps} steps from an arm, so none can succeed. Raise "
+                f"max_steps to at least {self.length + arm_steps}, or set it to None (null in "
+                f"YAML and --set) for the default, {default_max_steps} at this length.",
                 UnsolvableTaskWarning,
                 stacklevel=2,
             )

@@ -156,7 +156,7 @@ def test_reward_formula_and_wrong_arm() -> None:
 
 
 def test_truncation_at_max_steps() -> None:
-    env = CorridorEnv(length=4, max_steps=5)
+    env = CorridorEnv(length=3, max_steps=5)
     env.reset(seed=0)
     for _ in range(4):
         assert env.step(0)[3] is False
@@ -165,15 +165,31 @@ def test_truncation_at_max_steps() -> None:
     assert info["recall_correct"] is False
 
 
-def test_warns_when_no_start_can_reach_the_junction() -> None:
-    with pytest.warns(UnsolvableTaskWarning, match="at least 1000 cells .* at least 1004"):
-        CorridorEnv(length=1000, max_steps=400, start_jitter=0)
+def test_warns_when_no_episode_can_succeed() -> None:
+    with pytest.warns(UnsolvableTaskWarning, match="at least 1004 steps .* at least 1004,"):
+        CorridorEnv(length=1000, max_steps=1003, start_jitter=0)
     with pytest.warns(UnsolvableTaskWarning, match="start_jitter=2: every episode"):
-        CorridorEnv(length=10, max_steps=7)
+        CorridorEnv(length=10, max_steps=11)
+    with pytest.warns(UnsolvableTaskWarning, match="at least 11 steps"):
+        CorridorEnv(length=10, n_colors=3, max_steps=10, start_jitter=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnsolvableTaskWarning)
-        CorridorEnv(length=10, max_steps=8)  # a start 8 cells from the junction exists
+        CorridorEnv(length=1000, max_steps=1004, start_jitter=0)
+        CorridorEnv(length=10, max_steps=12)  # a start 8 cells from the junction exists
+        CorridorEnv(length=10, n_colors=3, max_steps=11, start_jitter=0)  # an arm ahead
         CorridorEnv(length=1000, max_steps=10, start_jitter=995)
+
+
+def test_shortest_path_fits_the_minimum_budget() -> None:
+    """The budget that the warning names is enough: the shortest path succeeds within it."""
+    env = CorridorEnv(length=6, max_steps=10, start_jitter=0)
+    env.reset(seed=0)
+    target = next(arm for arm in env.arms if arm.color == env.cue_color)
+    walk(env, plan_to_face(env, target.cur_pos))
+    _, reward, terminated, truncated, _ = env.step(2)
+    assert terminated and not truncated
+    assert reward > 0
+    assert env.step_count == 10
 
 
 def test_max_steps_scales_with_length() -> None:
