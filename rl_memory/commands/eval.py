@@ -44,8 +44,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--checkpoint",
         choices=CHECKPOINT_CHOICES,
-        default="latest",
-        help="which checkpoint of a run folder to load (default: latest, the final agent)",
+        help="which checkpoint of a run folder to load (default: latest, the final agent); "
+        "not for a .zip, which is loaded as given",
     )
 
     parser.add_argument(
@@ -119,6 +119,11 @@ def _checkpoint_path(args: argparse.Namespace) -> tuple[Path, Path | None]:
         raise UsageError(
             f"run folder or checkpoint not found: {target}; pass a folder written by "
             "`rl-memory train` or a checkpoint .zip"
+        )
+    if args.checkpoint is not None:
+        raise UsageError(
+            f"--checkpoint {args.checkpoint} chooses a checkpoint of a run folder, but {target} "
+            f"is a checkpoint file; pass its run folder instead, or remove --checkpoint"
         )
     parent = target.parent
     return target, parent.parent if parent.name == CHECKPOINTS_DIR else None
