@@ -208,6 +208,12 @@ def test_parse_steps_forms() -> None:
         (["--generalize-to", "100", "--generalize-seeds", "9"], "value 9 in --generalize-seeds"),
         (["--memory", "none", "--generalize-to", "100", "--generalize-memory", "lstm"], "'lstm'"),
         (["--generalize-scale-spans"], "--generalize-scale-spans needs --generalize-to"),
+        (["--seeds", "a"], "invalid value 'a' for --seeds"),
+        (["--seeds=-1"], "--seeds: every value must be >= 0"),
+        (["--generalize-to", "100", "--generalize-seeds", "x"], "value 'x' for --generalize-seeds"),
+        (["--steps", "1,2"], "give one number for every length"),
+        (["--generalize-to", "100", "--generalize-episodes", "0"], "--generalize-episodes"),
+        (["--generalize-to", "100", "--generalize-timeout", "-1"], "--generalize-timeout"),
         (
             ["--memory", "none,lstm", "--generalize-to", "100", "--generalize-scale-spans"],
             "none of none, lstm is evaluated",
@@ -286,22 +292,51 @@ def test_bench_command_writes_tables(tmp_path: Path) -> None:
 def test_bench_scales_spans_on_longer_corridors(tmp_path: Path) -> None:
     out = tmp_path / "bench"
     argv = ["bench", "--memory", "expire-span,none", "--lengths", "3", "--seeds", "0"]
-    argv += ["--steps", "64", "--generalize-to", "6,9", "--generalize-episodes", "2"]
+    argv += ["--steps", "64", "--generalize-to", "6,30", "--generalize-episodes", "2"]
     argv += ["--generalize-scale-spans", "--out", str(out)] + [f"--set={item}" for item in TINY]
     status, stdout, err = run_cli(argv)
     assert status == 0, err
-    assert "expire-span L=3 seed=0 on L=9 (max_span 48): success" in stdout
+    assert "expire-span L=3 seed=0 on L=30 (max_span 160): success" in stdout
     with (out / "generalization.csv").open() as file:
         rows = {(row["agent"], row["eval_length"]): row for row in csv.DictReader(file)}
-    # Trained with max_span 2 * 3 + 10 = 16, scaled by 6 / 3 and 9 / 3.
+    # Trained with max_span 2 * 3 + 10 = 16, scaled by 6 / 3 and 30 / 3.
     assert rows["expire-span", "6"]["max_span"] == "32"
-    assert rows["expire-span", "9"]["max_span"] == "48"
-    assert rows["none", "9"]["max_span"] == ""
+    assert rows["expire-span", "30"]["max_span"] == "160"
+    assert rows["none", "30"]["max_span"] == ""
     record = json.loads(
-        (out / "generalization" / "expire-span-L3-s0-eval-L9-span48.json").read_text()
+        (out / "generalization" / "expire-span-L3-s0-eval-L30-span160.json").read_text()
     )
-    assert record["max_span"] == 48
-    assert "| expire-span | 3 | 0 | 9 | 48 | 2 |" in (out / "results.md").read_text()
+    assert record["max_span"] == 160
+    # The training budget of 20 steps is too short for 30 cells: the evaluation uses the
+    # longer corridor's default.
+    assert record["env_kwargs"]["max_steps"] is None
+    assert "| expire-span | 3 | 0 | 30 | 160 | 2 |" in (out / "results.md").read_text()
+
+
+def test_bench_evaluates_retrained_cell_again(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    argv = ["bench", "--memory", "none", "--lengths", "3", "--seeds", "0"]
+    argv += ["--generalize-to", "5", "--generalize-episodes", "2", "--out", str(out)]
+    argv += [f"--set={item}" for item in TINY]
+    for steps in ("64", "128"):
+        status, _, err = run_cli([*argv, "--steps", steps])
+        assert status == 0, err
+    folder = out / "generalization"
+    current = json.loads((folder / "none-L3-s0-eval-L5.json").read_text())
+    previous = json.loads((folder / "none-L3-s0-eval-L5-previous.json").read_text())
+    assert current["env_steps"] == 128
+    assert previous["env_steps"] == 64
+    assert (folder / "none-L3-s0-eval-L5-previous.log").is_file()
+
+
+def test_bench_exits_nonzero_when_evaluation_fails(tmp_path: Path) -> None:
+    argv = ["bench", "--memory", "none", "--lengths", "3", "--seeds", "0", "--steps", "64"]
+    argv += ["--generalize-to", "5", "--generalize-episodes", "2"]
+    argv += ["--generalize-timeout", "0.01", "--out", str(tmp_path / "bench")]
+    status, stdout, err = run_cli(argv + [f"--set={item}" for item in TINY])
+    assert status == 1
+    assert "on L=5: failed (timed out; log: " in stdout
+    assert "0 cell(s) and 1 evaluation(s) failed" in err
 
 
 def test_bench_init_length_loads_shorter_agents(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from rl_memory.bench.cells import Cell
 from rl_memory.training.files import unique_path
-from rl_memory.training.run_dir import RunDirectory
+from rl_memory.training.run_dir import CHECKPOINTS_DIR, LATEST_CHECKPOINT, RunDirectory
 
 logger = logging.getLogger(__name__)
 
@@ -142,8 +142,9 @@ def evaluate_on_length(
     """Evaluate a trained cell's final agent on a corridor of ``length`` with ``rl-memory eval``.
 
     With ``scale_spans``, an Expire-Span agent's ``max_span`` is multiplied by ``length``
-    over its training length. An evaluation with the same number of episodes already in
-    ``out_dir`` is reused.
+    over its training length. Every evaluation uses the default ``max_steps`` of the longer
+    corridor. An evaluation of the same agent with the same number of episodes already in
+    ``out_dir`` is reused; other earlier files of this evaluation get a ``-previous`` suffix.
 
     Returns the evaluation record plus the training cell, ``eval_length``, ``max_span``
     (None for agents without spans), ``peak_rss_mib`` and the child's wall time, or the
@@ -162,26 +163,70 @@ def evaluate_on_length(
     eval_dir.mkdir(parents=True, exist_ok=True)
     output = eval_dir / f"{name}.json"
     usage_path = eval_dir / f"{name}.usage.json"
+    log_path = eval_dir / f"{name}.log"
     base = {"cell": cell, "eval_length": length, "max_span": max_span}
-    if output.is_file() and usage_path.is_file():
-        record = json.loads(output.read_text(encoding="utf-8"))
-        if record.get("episodes") == episodes:
-            return {**base, **record, **json.loads(usage_path.read_text(encoding="utf-8"))}
-    output.unlink(missing_ok=True)
-    command = [sys.executable, "-m", "rl_memory.cli", "eval", run_dir, "--output", str(output)]
+    checkpoint = Path(run_dir) / CHECKPOINTS_DIR / LATEST_CHECKPOINT
+    stored = _stored_evaluation(output, usage_path, episodes, result, checkpoint)
+    if stored is not None:
+        return {**base, **stored}
+    _keep_previous(eval_dir, name, [output, usage_path, log_path])
+    # Run as ``python -m rl_memory`` so that the command's errors are caught and printed.
+    command = [sys.executable, "-m", "rl_memory", "eval", run_dir, "--output", str(output)]
     command += ["--episodes", str(episodes), "--set", f"env.kwargs.length={length}"]
+    # A max_steps set for the training length (such as the corridor preset's) may be too
+    # short for the longer corridor, so the evaluation takes that corridor's default.
+    command += ["--set", "env.kwargs.max_steps=null"]
     # No more envs than episodes: every env steps until the last episode ends.
     n_envs = min(episodes, result.get("n_envs") or episodes)
     command += ["--set", f"env.n_envs={n_envs}"]
     if scale_spans and max_span is not None:
         command += ["--set", f"memory.max_span={max_span}"]
     command += ["--device", "cpu"]
-    child = run_child(command, eval_dir / f"{name}.log", timeout_s)
+    child = run_child(command, log_path, timeout_s)
     if child.returncode != 0 or not output.is_file():
         reason = "timed out" if child.timed_out else f"exit status {child.returncode}"
-        logger.error("evaluation %s failed (%s)", name, reason)
-        return {**base, "error": reason}
+        logger.error("evaluation %s failed (%s); see %s", name, reason, log_path)
+        return {**base, "error": f"{reason}; log: {log_path}"}
     record = json.loads(output.read_text(encoding="utf-8"))
     usage = {"peak_rss_mib": child.peak_rss_mib, "process_wall_time_s": child.wall_time_s}
     usage_path.write_text(json.dumps(usage) + "\n", encoding="utf-8")
     return {**base, **record, **usage}
+
+
+def _stored_evaluation(
+    output: Path,
+    usage_path: Path,
+    episodes: int,
+    result: dict[str, Any],
+    checkpoint: Path,
+) -> dict[str, Any] | None:
+    """Return a stored evaluation of the cell's current agent with ``episodes``, else None.
+
+    A cell trained again writes a new checkpoint, so an evaluation file older than the
+    checkpoint, or of another step count, belongs to an earlier agent.
+    """
+    if not (output.is_file() and usage_path.is_file() and checkpoint.is_file()):
+        return None
+    if output.stat().st_mtime < checkpoint.stat().st_mtime:
+        return None
+    record: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
+    if record.get("episodes") != episodes:
+        return None
+    if record.get("env_steps") != result["evaluation"].get("env_steps"):
+        return None
+    return {**record, **json.loads(usage_path.read_text(encoding="utf-8"))}
+
+
+def _keep_previous(folder: Path, name: str, paths: list[Path]) -> None:
+    """Rename the existing ``paths`` (files named ``name`` + suffix) with a ``-previous`` suffix."""
+    existing = [path for path in paths if path.exists()]
+    if not existing:
+        return
+    # One free stem for all of them, so an evaluation's files stay together.
+    stem = f"{name}-previous"
+    number = 1
+    while any((folder / (stem + path.name[len(name) :])).exists() for path in existing):
+        number += 1
+        stem = f"{name}-previous-{number}"
+    for path in existing:
+        path.rename(folder / (stem + path.name[len(name) :]))

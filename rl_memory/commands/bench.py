@@ -9,6 +9,7 @@ Every (agent, length, seed) cell trains in its own process through the same code
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,8 @@ def register(subparsers: Any) -> None:
         "--generalize-to",
         default="",
         metavar="L,...",
-        help="evaluate the agents trained on --generalize-from on these longer lengths",
+        help="evaluate the agents trained on --generalize-from on these longer lengths, with "
+        "each length's default env.kwargs.max_steps",
     )
     parser.add_argument(
         "--generalize-from",
@@ -124,14 +126,15 @@ def register(subparsers: Any) -> None:
         "--generalize-scale-spans",
         action="store_true",
         help="on each longer corridor, multiply an Expire-Span agent's memory.max_span by the "
-        "length over its training length, so its spans grow with the corridor (default: "
-        "evaluate every agent as trained)",
+        "length over its training length, rounded, so its spans grow with the corridor "
+        "(default: evaluate every agent as trained)",
     )
     parser.add_argument(
         "--generalize-timeout",
         type=float,
         metavar="SECONDS",
-        help="abandon an evaluation on a longer corridor after this many seconds",
+        help="abandon an evaluation on a longer corridor after this many seconds (default: "
+        "no limit)",
     )
     parser.add_argument(
         "--out",
@@ -145,17 +148,19 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _int_list(text: str, option: str) -> list[int]:
+def _int_list(text: str, option: str, minimum: int = 1, example: str = "10,30") -> list[int]:
+    """Parse comma-separated integers >= ``minimum`` for ``option``."""
     from rl_memory.cli import UsageError
 
     try:
         values = [int(item) for item in text.split(",") if item.strip()]
     except ValueError:
         raise UsageError(
-            f"invalid value {text!r} for {option}: expected comma-separated integers, e.g. 10,30"
+            f"invalid value {text!r} for {option}: expected comma-separated integers, e.g. "
+            f"{example}"
         ) from None
-    if any(value < 1 for value in values):
-        raise UsageError(f"invalid value {text!r} for {option}: every value must be >= 1")
+    if any(value < minimum for value in values):
+        raise UsageError(f"invalid value {text!r} for {option}: every value must be >= {minimum}")
     return values
 
 
@@ -164,8 +169,13 @@ def parse_steps(text: str, lengths: list[int]) -> dict[int, int]:
     from rl_memory.cli import UsageError
 
     if "=" not in text:
-        (steps,) = _int_list(text, "--steps") or [0]
-        return {length: steps for length in lengths}
+        values = _int_list(text, "--steps")
+        if len(values) != 1:
+            raise UsageError(
+                f"invalid value {text!r} for --steps: give one number for every length, e.g. "
+                "300000, or LENGTH=STEPS pairs, e.g. 10=100000,30=200000"
+            )
+        return {length: values[0] for length in lengths}
     budget: dict[int, int] = {}
     for item in text.split(","):
         length_text, sep, steps_text = item.partition("=")
@@ -210,7 +220,7 @@ def build_plan(args: argparse.Namespace) -> Any:
     plan = BenchmarkPlan(
         agents=_agents(args.memory),
         lengths=lengths,
-        seeds=[int(s) for s in args.seeds.split(",") if s.strip()],
+        seeds=_int_list(args.seeds, "--seeds", minimum=0, example="0,1"),
         steps=parse_steps(args.steps, lengths),
         out_dir=args.out or DEFAULT_OUT_ROOT / f"bench-{datetime.now():%Y%m%d-%H%M%S}",
         max_wall_time_s=args.max_wall_time,
@@ -221,7 +231,9 @@ def build_plan(args: argparse.Namespace) -> Any:
         generalize_to=_int_list(args.generalize_to, "--generalize-to"),
         generalize_from=args.generalize_from,
         generalize_agents=_agents(args.generalize_memory) if args.generalize_memory else None,
-        generalize_seeds=[int(s) for s in args.generalize_seeds.split(",") if s.strip()]
+        generalize_seeds=_int_list(
+            args.generalize_seeds, "--generalize-seeds", minimum=0, example="0,1"
+        )
         if args.generalize_seeds
         else None,
         generalize_episodes=args.generalize_episodes,
@@ -256,6 +268,16 @@ def _check_ranges(args: argparse.Namespace) -> None:
     if not 0 < args.target <= 1:
         raise UsageError(
             f"invalid value {args.target} for --target: use a success rate in (0, 1], e.g. 0.95"
+        )
+    if args.generalize_episodes < 1:
+        raise UsageError(
+            f"invalid value {args.generalize_episodes} for --generalize-episodes: use an "
+            "integer >= 1"
+        )
+    if args.generalize_timeout is not None and args.generalize_timeout <= 0:
+        raise UsageError(
+            f"invalid value {args.generalize_timeout} for --generalize-timeout: use a number "
+            "of seconds > 0, or leave it out for no limit"
         )
 
 
@@ -361,10 +383,20 @@ def run(args: argparse.Namespace) -> int:
     plan = build_plan(args)
     count = len(plan.cells())
     print(f"benchmark folder: {plan.out_dir}; {count} cell{'' if count == 1 else 's'}", flush=True)
-    run_benchmark(
+    results = run_benchmark(
         plan,
         on_cell=lambda r: print(_cell_line(r), flush=True),
         on_evaluation=lambda r: print(_evaluation_line(r), flush=True),
     )
     print((plan.out_dir / "results.md").read_text(encoding="utf-8"))
+    failed_cells = sum("error" in result for result in results.cells)
+    failed_evaluations = sum("error" in result for result in results.generalization)
+    if failed_cells or failed_evaluations:
+        print(
+            f"rl-memory bench: {failed_cells} cell(s) and {failed_evaluations} evaluation(s) "
+            f"failed; their logs are in {plan.out_dir / 'cells'} and "
+            f"{plan.out_dir / 'generalization'}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
