@@ -214,6 +214,14 @@ def test_parse_steps_forms() -> None:
         (["--steps", "1,2"], "give one number for every length"),
         (["--generalize-to", "100", "--generalize-episodes", "0"], "--generalize-episodes"),
         (["--generalize-to", "100", "--generalize-timeout", "-1"], "--generalize-timeout"),
+        (["--generalize-to", "100", "--generalize-timeout", "nan"], "finite number"),
+        (["--max-wall-time", "inf"], "finite number"),
+        (["--steps", "10=", "--lengths", "10"], "invalid item '10=' in --steps"),
+        (["--steps", "10=5,10=6", "--lengths", "10"], "length 10 is given twice"),
+        (["--seeds", "0,0"], "0 is given twice"),
+        (["--memory", "none,none"], "'none' is given twice"),
+        (["--generalize-episodes", "5"], "--generalize-episodes needs --generalize-to"),
+        (["--generalize-memory", "lstm"], "--generalize-memory needs --generalize-to"),
         (
             ["--memory", "none,lstm", "--generalize-to", "100", "--generalize-scale-spans"],
             "none of none, lstm is evaluated",
@@ -335,7 +343,7 @@ def test_bench_exits_nonzero_when_evaluation_fails(tmp_path: Path) -> None:
     argv += ["--generalize-timeout", "0.01", "--out", str(tmp_path / "bench")]
     status, stdout, err = run_cli(argv + [f"--set={item}" for item in TINY])
     assert status == 1
-    assert "on L=5: failed (timed out; log: " in stdout
+    assert "on L=5: failed (timed out after 0.01 s, the --generalize-timeout; log: " in stdout
     assert "0 cell(s) and 1 evaluation(s) failed" in err
 
 

@@ -184,7 +184,10 @@ def evaluate_on_length(
     command += ["--device", "cpu"]
     child = run_child(command, log_path, timeout_s)
     if child.returncode != 0 or not output.is_file():
-        reason = "timed out" if child.timed_out else f"exit status {child.returncode}"
+        if child.timed_out:
+            reason = f"timed out after {timeout_s:g} s, the --generalize-timeout"
+        else:
+            reason = f"exit status {child.returncode}"
         logger.error("evaluation %s failed (%s); see %s", name, reason, log_path)
         return {**base, "error": f"{reason}; log: {log_path}"}
     record = json.loads(output.read_text(encoding="utf-8"))

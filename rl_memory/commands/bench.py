@@ -9,6 +9,7 @@ Every (agent, length, seed) cell trains in its own process through the same code
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ DEFAULT_LENGTHS = "10,30,100"
 DEFAULT_SEEDS = "0,1"
 DEFAULT_STEPS = "10=100000,30=200000,100=300000"
 DEFAULT_OUT_ROOT = Path("runs")
+DEFAULT_GENERALIZE_EPISODES = 100
 
 
 def register(subparsers: Any) -> None:
@@ -118,9 +120,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--generalize-episodes",
         type=int,
-        default=100,
         metavar="N",
-        help="episodes per evaluation on a longer corridor (default: 100)",
+        help="episodes per evaluation on a longer corridor (default: "
+        f"{DEFAULT_GENERALIZE_EPISODES})",
     )
     parser.add_argument(
         "--generalize-scale-spans",
@@ -161,6 +163,9 @@ def _int_list(text: str, option: str, minimum: int = 1, example: str = "10,30") 
         ) from None
     if any(value < minimum for value in values):
         raise UsageError(f"invalid value {text!r} for {option}: every value must be >= {minimum}")
+    repeated = next((value for value in values if values.count(value) > 1), None)
+    if repeated is not None:
+        raise UsageError(f"invalid value {text!r} for {option}: {repeated} is given twice")
     return values
 
 
@@ -179,9 +184,18 @@ def parse_steps(text: str, lengths: list[int]) -> dict[int, int]:
     budget: dict[int, int] = {}
     for item in text.split(","):
         length_text, sep, steps_text = item.partition("=")
-        if not sep:
-            raise UsageError(f"invalid item {item!r} in --steps: expected LENGTH=STEPS")
-        budget[_int_list(length_text, "--steps")[0]] = _int_list(steps_text, "--steps")[0]
+        try:
+            length, steps = int(length_text), int(steps_text)
+        except ValueError:
+            length = steps = 0
+        if not sep or length < 1 or steps < 1:
+            raise UsageError(
+                f"invalid item {item!r} in --steps: expected LENGTH=STEPS with integers >= 1, "
+                "e.g. 10=100000"
+            )
+        if length in budget:
+            raise UsageError(f"invalid value {text!r} for --steps: length {length} is given twice")
+        budget[length] = steps
     missing = [length for length in lengths if length not in budget]
     if missing:
         raise UsageError(
@@ -191,15 +205,18 @@ def parse_steps(text: str, lengths: list[int]) -> dict[int, int]:
     return budget
 
 
-def _agents(text: str) -> list[str]:
+def _agents(text: str, option: str = "--memory") -> list[str]:
     from rl_memory.cli import UsageError
     from rl_memory.commands.train import MEMORY_KINDS
 
     agents = [item.strip().replace("+", ",") for item in text.split(",") if item.strip()]
+    repeated = next((agent for agent in agents if agents.count(agent) > 1), None)
+    if repeated is not None:
+        raise UsageError(f"invalid value {text!r} for {option}: {repeated!r} is given twice")
     for agent in agents:
         if agent.split(":", 1)[0] not in MEMORY_KINDS:
             raise UsageError(
-                f"invalid agent {agent!r} in --memory: the kind must be one of "
+                f"invalid agent {agent!r} in {option}: the kind must be one of "
                 f"{', '.join(MEMORY_KINDS)}"
             )
     return agents
@@ -230,13 +247,15 @@ def build_plan(args: argparse.Namespace) -> Any:
         init_length=_init_length(args.init_length, lengths, args.lengths),
         generalize_to=_int_list(args.generalize_to, "--generalize-to"),
         generalize_from=args.generalize_from,
-        generalize_agents=_agents(args.generalize_memory) if args.generalize_memory else None,
+        generalize_agents=_agents(args.generalize_memory, "--generalize-memory")
+        if args.generalize_memory
+        else None,
         generalize_seeds=_int_list(
             args.generalize_seeds, "--generalize-seeds", minimum=0, example="0,1"
         )
         if args.generalize_seeds
         else None,
-        generalize_episodes=args.generalize_episodes,
+        generalize_episodes=args.generalize_episodes or DEFAULT_GENERALIZE_EPISODES,
         generalize_scale_spans=args.generalize_scale_spans,
         generalize_timeout_s=args.generalize_timeout,
     )
@@ -260,24 +279,38 @@ def build_plan(args: argparse.Namespace) -> Any:
 def _check_ranges(args: argparse.Namespace) -> None:
     from rl_memory.cli import UsageError
 
-    if args.max_wall_time is not None and args.max_wall_time <= 0:
+    evaluation_options = {
+        "--generalize-scale-spans": args.generalize_scale_spans or None,
+        "--generalize-from": args.generalize_from,
+        "--generalize-memory": args.generalize_memory,
+        "--generalize-seeds": args.generalize_seeds,
+        "--generalize-episodes": args.generalize_episodes,
+        "--generalize-timeout": args.generalize_timeout,
+    }
+    given = [option for option, value in evaluation_options.items() if value is not None]
+    if given and not args.generalize_to:
         raise UsageError(
-            f"invalid value {args.max_wall_time} for --max-wall-time: use a number of "
-            "seconds > 0, or leave it out for no cap"
+            f"{given[0]} needs --generalize-to: it sets the evaluations on longer corridors; "
+            "add --generalize-to L,... or remove it"
         )
+
+    for option, seconds, unset in (
+        ("--max-wall-time", args.max_wall_time, "no cap"),
+        ("--generalize-timeout", args.generalize_timeout, "no limit"),
+    ):
+        if seconds is not None and not 0 < seconds < math.inf:
+            raise UsageError(
+                f"invalid value {seconds} for {option}: use a finite number of seconds > 0, "
+                f"or leave it out for {unset}"
+            )
     if not 0 < args.target <= 1:
         raise UsageError(
             f"invalid value {args.target} for --target: use a success rate in (0, 1], e.g. 0.95"
         )
-    if args.generalize_episodes < 1:
+    if args.generalize_episodes is not None and args.generalize_episodes < 1:
         raise UsageError(
             f"invalid value {args.generalize_episodes} for --generalize-episodes: use an "
             "integer >= 1"
-        )
-    if args.generalize_timeout is not None and args.generalize_timeout <= 0:
-        raise UsageError(
-            f"invalid value {args.generalize_timeout} for --generalize-timeout: use a number "
-            "of seconds > 0, or leave it out for no limit"
         )
 
 
@@ -286,11 +319,6 @@ def _check_generalization(plan: Any) -> None:
     from rl_memory.cli import UsageError
 
     if not plan.generalize_to:
-        if plan.generalize_scale_spans:
-            raise UsageError(
-                "--generalize-scale-spans needs --generalize-to: it scales max_span on the "
-                "longer corridors; add --generalize-to L,... or remove it"
-            )
         return
     evaluated = plan.generalize_agents or plan.agents
     if plan.generalize_scale_spans and not any(
