@@ -104,7 +104,7 @@ def test_eval_on_longer_corridor(trained_run: tuple[Path, str], tmp_path: Path) 
 def test_eval_with_longer_max_span(trained_run: tuple[Path, str], tmp_path: Path) -> None:
     """Raising memory.max_span at evaluation scales the spans, so more memories stay."""
     run_dir, _ = trained_run
-    kept = {}
+    retained_by_span = {}
     for max_span in (1, 1000):
         output = tmp_path / f"span{max_span}.json"
         argv = ["eval", str(run_dir), "--episodes", "8", "--output", str(output)]
@@ -113,8 +113,8 @@ def test_eval_with_longer_max_span(trained_run: tuple[Path, str], tmp_path: Path
         assert status == 0, err
         record = json.loads(output.read_text())
         assert record["max_span"] == max_span
-        kept[max_span] = record["retained_memories_per_layer"][0]
-    assert kept[1000] > kept[1] + 5
+        retained_by_span[max_span] = record["retained_memories_per_layer"][0]
+    assert retained_by_span[1000] > retained_by_span[1] + 5
     trained = json.loads((run_dir / "eval.json").read_text())
     assert trained["max_span"] == 16
     assert read_checkpoint(run_dir / "checkpoints/latest.zip").config.memory.max_span == 16

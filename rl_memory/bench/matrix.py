@@ -69,9 +69,9 @@ class BenchmarkPlan:
     """Seeds of the agents evaluated on longer corridors (default: all)."""
     generalize_episodes: int = 100
     generalize_scale_spans: bool = False
-    """Multiply an Expire-Span agent's ``max_span`` by (eval length / training length) on the
-    longer corridors, so every learned span grows with the corridor (spans are fractions of
-    ``max_span``). Other agents are evaluated unchanged."""
+    """Whether evaluations on longer corridors multiply an Expire-Span agent's ``max_span`` by
+    (eval length / training length). Spans are fractions of ``max_span``, so every learned
+    span then grows with the corridor. Other agents are evaluated unchanged."""
     generalize_timeout_s: float | None = None
     """Kill an evaluation on a longer corridor after this many seconds (None: no limit)."""
 

@@ -151,10 +151,11 @@ def evaluate_on_length(
     cell, ``eval_length``, ``max_span`` and ``error`` if the evaluation failed.
     """
     cell = result["cell"]
+    trained = Cell(**cell)
     run_dir = result["evaluation"]["run_dir"]
-    name = f"{Cell(**cell).name}-eval-L{length}"
+    name = f"{trained.name}-eval-L{length}"
     max_span = None
-    if Cell(**cell).kind == "expire-span":
+    if trained.kind == "expire-span":
         max_span = RunDirectory(Path(run_dir)).read_config().memory.max_span
         if scale_spans:
             max_span = round(max_span * length / cell["length"])

@@ -255,7 +255,9 @@ def build_plan(args: argparse.Namespace) -> Any:
         )
         if args.generalize_seeds
         else None,
-        generalize_episodes=args.generalize_episodes or DEFAULT_GENERALIZE_EPISODES,
+        generalize_episodes=DEFAULT_GENERALIZE_EPISODES
+        if args.generalize_episodes is None
+        else args.generalize_episodes,
         generalize_scale_spans=args.generalize_scale_spans,
         generalize_timeout_s=args.generalize_timeout,
     )
@@ -287,11 +289,11 @@ def _check_ranges(args: argparse.Namespace) -> None:
         "--generalize-episodes": args.generalize_episodes,
         "--generalize-timeout": args.generalize_timeout,
     }
-    given = [option for option, value in evaluation_options.items() if value is not None]
-    if given and not args.generalize_to:
+    given_options = [option for option, value in evaluation_options.items() if value is not None]
+    if given_options and not args.generalize_to:
         raise UsageError(
-            f"{given[0]} needs --generalize-to: it sets the evaluations on longer corridors; "
-            "add --generalize-to L,... or remove it"
+            f"{given_options[0]} needs --generalize-to: it sets the evaluations on longer "
+            "corridors; add --generalize-to L,... or remove it"
         )
 
     for option, seconds, unset in (

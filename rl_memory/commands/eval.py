@@ -44,8 +44,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--checkpoint",
         choices=CHECKPOINT_CHOICES,
-        help="which checkpoint of a run folder to load (default: latest, the final agent); "
-        "not for a .zip, which is loaded as given",
+        help="which checkpoint of a run folder to load (default: latest, the final agent). A "
+        ".zip is loaded as given, without this option",
     )
 
     parser.add_argument(

@@ -68,7 +68,7 @@ def check_view_size(agent_view_size: Any) -> int:
 class UnsolvableTaskWarning(UserWarning):
     """The env's arguments leave no episode a way to succeed, e.g. too few steps for the walk.
 
-    Short rollouts of such an env are still useful for tests, so this is a warning; the
+    Short rollouts of such an env are still useful for tests, so this is a warning. The
     ``rl-memory`` commands turn it into an error.
     """
 
